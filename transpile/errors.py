@@ -1,0 +1,25 @@
+"""The one error type that crosses module boundaries: a located, user-facing message."""
+
+from __future__ import annotations
+
+
+class DockuniError(Exception):
+    """A problem with the user's input, reported as ``file:line:col: message``.
+
+    ``line``/``column`` are 1-based; 0 means "not applicable" (the whole file, a missing file).
+    ``exit_code`` is what the CLI exits with (2: usage or input error, by convention).
+    """
+
+    def __init__(self, message: str, file: str = "-", line: int = 0, column: int = 0, exit_code: int = 2):
+        super().__init__(message)
+        self.message = message
+        self.file = file
+        self.line = line
+        self.column = column
+        self.exit_code = exit_code
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}:{self.column}: {self.message}"
+
+    def to_json(self) -> dict[str, object]:
+        return {"line": self.line, "column": self.column, "message": self.message}
