@@ -128,27 +128,246 @@ def _print_json(obj: Any) -> None:
 
 
 def _cmd_parse(args: argparse.Namespace) -> int:
-    raise DockuniError("parse is not implemented yet")
+    from transpile.syntax import parse_path
+
+    results: list[dict[str, object]] = []
+    failed = False
+    for path in args.files:
+        try:
+            parsed = parse_path(path)
+        except DockuniError as err:
+            failed = True
+            if args.format == "json":
+                results.append({"file": path, "instructions": [], "error": err.to_json()})
+            else:
+                sys.stderr.write(f"{err}\n")
+            continue
+        if args.format == "json":
+            results.append({"file": path, "instructions": [n.to_json() for n in parsed.nodes], "error": None})
+            continue
+        for n in parsed.nodes:
+            words = [n.cmd.upper()] + ([n.sub_cmd.upper()] if n.sub_cmd else [])
+            words += [*n.flags, *n.sub_flags]
+            words += [json.dumps(v, ensure_ascii=False) for v in n.value]
+            words += [f"<<{h.name}" for h in n.heredocs]
+            sys.stdout.write(f"{path}:{n.start_line}:{n.start_column} {' '.join(words)}\n")
+    if args.format == "json":
+        _print_json(results)
+    return EXIT_FINDINGS if failed else EXIT_OK
 
 
 def _cmd_check(args: argparse.Namespace) -> int:
-    raise DockuniError("check is not implemented yet")
+    import os
+
+    from transpile import report
+    from transpile.check import CheckOptions, run_check
+
+    targets = None
+    if args.targets:
+        targets = tuple(t.strip() for t in args.targets.split(",") if t.strip())
+        unknown = [t for t in targets if t not in ("unikraft", "nanos", "osv", "microvm")]
+        if unknown or not targets:
+            raise DockuniError(f"--targets: unknown target {unknown[0] if unknown else ''!r}")
+    options = CheckOptions(
+        ignore=frozenset(i.strip().upper() for raw in args.ignore for i in raw.split(",") if i.strip()),
+        targets=targets,
+        failure_threshold=args.failure_threshold,
+        config_path=args.config,
+    )
+    result = run_check(args.files, options)
+    for err in result.errors:
+        sys.stderr.write(f"{err}\n")
+    if args.format == "json":
+        sys.stdout.write(report.render_findings_json(result))
+    elif args.format == "sarif":
+        sys.stdout.write(report.render_findings_sarif(result))
+    else:
+        color = not args.no_color and not os.environ.get("NO_COLOR") and sys.stdout.isatty()
+        sys.stdout.write(report.render_findings_text(result, color=color))
+    return result.exit_code
 
 
 def _cmd_inspect(args: argparse.Namespace) -> int:
-    raise DockuniError("inspect is not implemented yet")
+    from transpile.image.sources import acquire, source_from_args
+    from transpile.passes.inspect import inspect_image
+
+    with acquire(source_from_args(args)) as img:
+        facts = inspect_image(img)
+    if args.format == "json":
+        _print_json(facts.to_json())
+    else:
+        sys.stdout.write(_inspect_text(facts))
+    return EXIT_FINDINGS if any(f.severity == "error" for f in facts.findings) else EXIT_OK
+
+
+def _size(n: int) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if n < 1024 or unit == "GiB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024  # type: ignore[assignment]
+    return str(n)
+
+
+def _inspect_text(facts: Any) -> str:
+    cfg = facts.config
+    out = [f"image      {facts.reference}  ({facts.source})"]
+    out.append(f"argv       {json.dumps(list(cfg.argv))}")
+    out.append(f"workdir    {cfg.working_dir or '/'}   user {cfg.user or 'root'}")
+    if cfg.exposed_ports:
+        out.append("ports      " + " ".join(str(p) for p in cfg.exposed_ports))
+    env = " ".join(f"{k}={v}" for k, v in cfg.env if k != "PATH")
+    if env:
+        out.append(f"env        {env}")
+    out.append("entrypoint")
+    for step in (*facts.entrypoint.steps, *facts.entrypoint.command_steps):
+        via = f" -> {step.resolved}" if step.resolved and step.resolved != step.path else ""
+        extra = f"  #!{step.shebang}" if step.shebang else ""
+        out.append(f"  {step.kind:<14} {step.path or step.name}{via}{extra}")
+    by_path = {elf.path: elf for elf in facts.elfs}
+    for closure in facts.closures:
+        prog = closure.program.path if closure.program else "?"
+        elf = by_path.get(closure.program.realpath) if closure.program else None
+        if elf is not None:
+            pie = "PIE" if elf.pie else ("not PIE" if elf.type == "ET_EXEC" else elf.type)
+            out.append(
+                f"elf        {elf.path}: {elf.machine} {pie} {elf.linkage}"
+                f" interp={elf.interpreter or '-'} hints={','.join(elf.hints) or '-'}"
+            )
+        out.append(f"closure    {prog} ({closure.loader}, {closure.cache}): {len(closure.files)} files")
+        for lib in closure.libraries:
+            out.append(f"  {lib.name:<28} {lib.file.realpath}  {_size(lib.file.size)}  via {lib.via}")
+        for miss in closure.missing:
+            out.append(f"  {miss.name:<28} NOT FOUND ({miss.reason}), needed by {miss.needed_by}")
+    out.append(
+        f"size       closure {_size(facts.closure_bytes)} of image {_size(facts.image_bytes)}"
+        f" ({100 * facts.ratio:.2f}%), rootfs {_size(facts.rootfs_bytes)} in {facts.rootfs_files} files"
+    )
+    for f in facts.findings:
+        out.append(f"{f.severity:<10} {f.rule} {f.message}")
+    return "\n".join(out) + "\n"
 
 
 def _cmd_trace(args: argparse.Namespace) -> int:
-    raise DockuniError("trace is not implemented yet")
+    import os
+    import tempfile
+    from pathlib import Path
+    from typing import Literal
+
+    from transpile.image import ImageSource, acquire
+    from transpile.passes.seccomp import seccomp_profile
+    from transpile.sandbox import TraceOptions, run_trace
+    from transpile.sandbox.summary import summary_text
+
+    if args.duration <= 0:
+        raise DockuniError(f"--duration must be positive, not {args.duration:g}")
+    kinds: tuple[Literal["build", "image", "archive", "oci"], ...] = ("build", "image", "archive", "oci")
+    kind = next(k for k in kinds if getattr(args, k))
+    build_args = dict(a.split("=", 1) if "=" in a else (a, "") for a in args.build_arg)
+    source = ImageSource(
+        kind=kind, ref=getattr(args, kind), context=args.context, build_args=build_args,
+        target=args.build_target,
+    )  # fmt: skip
+    options = TraceOptions(duration_s=args.duration, probe_commands=tuple(args.probe))
+    with acquire(source) as image:
+        facts = run_trace(image.rootfs, image.config, options)
+    if args.seccomp:
+        # write next to the destination, then rename: never a half-written profile
+        dest = Path(args.seccomp)
+        fd, tmp = tempfile.mkstemp(prefix=".seccomp-", dir=dest.parent if str(dest.parent) else ".")
+        with os.fdopen(fd, "w") as f:
+            json.dump(seccomp_profile(facts), f, indent=2)
+            f.write("\n")
+        os.replace(tmp, dest)
+    if args.format == "json":
+        _print_json(facts.to_json())
+    else:
+        sys.stdout.write(summary_text(facts, args.seccomp or ""))
+    return EXIT_FINDINGS if facts.exit_reason == "failed-to-start" else EXIT_OK
+
+
+def _steps() -> Any:
+    """Progress for long steps (build, extract, trace) with rich on stderr; silent when not a TTY."""
+    import contextlib
+
+    @contextlib.contextmanager
+    def step(message: str) -> Any:
+        if not sys.stderr.isatty():
+            yield
+            return
+        from rich.console import Console
+
+        with Console(stderr=True).status(message):
+            yield
+
+    return step
+
+
+def _build_args(pairs: Sequence[str]) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not key or not sep:
+            raise DockuniError(f"--build-arg wants KEY=VALUE, got {pair!r}", file="--build-arg")
+        out[key] = value
+    return out
 
 
 def _cmd_graph(args: argparse.Namespace) -> int:
-    raise DockuniError("graph is not implemented yet")
+    from transpile import pipeline
+    from transpile.passes import graph as gr
+
+    kind, ref = next((k, getattr(args, k)) for k in ("build", "image", "archive", "oci") if getattr(args, k))
+    if args.trace and args.no_trace:
+        raise DockuniError("--trace and --no-trace exclude each other", file="--trace")
+    opts = pipeline.GraphOptions(
+        kind=kind,
+        ref=ref,
+        context=args.context,
+        build_args=_build_args(args.build_arg),
+        build_target=args.build_target,
+        dockerfile=args.dockerfile,
+        trace_json=args.trace,
+        trace=not args.no_trace,
+    )
+    graph = pipeline.image_graph(opts, _steps())
+    if args.format == "json":
+        sys.stdout.write(gr.dumps(graph))
+    elif args.format == "dot":
+        sys.stdout.write(gr.to_dot(graph))
+    else:
+        svg = pipeline.render_svg(gr.to_dot(graph))
+        sys.stdout.buffer.write(svg)
+        sys.stdout.flush()
+    return EXIT_OK
 
 
 def _cmd_convert(args: argparse.Namespace) -> int:
-    raise DockuniError("convert is not implemented yet")
+    from transpile import pipeline, report
+
+    opts = pipeline.ConvertOptions(
+        dockerfile=args.dockerfile,
+        context=args.context,
+        build_args=_build_args(args.build_arg),
+        build_target=args.build_target,
+        image=args.image,
+        archive=args.archive,
+        oci=args.oci,
+        targets=pipeline.parse_targets(args.target),
+        trace=not args.no_trace,
+        duration=args.duration,
+        output=args.output,
+        force=args.force,
+        verify=args.verify,
+        kernel=args.kernel,
+    )
+    if opts.duration <= 0:
+        raise DockuniError("--duration must be positive", file="--duration")
+    result = pipeline.convert(opts, _steps())
+    if args.format == "json":
+        sys.stdout.write(json.dumps(report.convert_to_json(result), indent=2, sort_keys=True) + "\n")
+    else:
+        sys.stdout.write(report.render_convert_text(result))
+    return result.exit_code
 
 
 def main(argv: Sequence[str] | None = None) -> int:

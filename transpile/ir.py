@@ -158,6 +158,7 @@ class Stage:
     instructions: tuple[Instruction, ...]
     copy_from: tuple[str, ...] = ()  # COPY --from / RUN --mount from= references
     span: Span | None = None
+    runtime: RuntimeConfig = field(default_factory=RuntimeConfig)  # this stage's config at its end
 
 
 @dataclass(frozen=True)
@@ -167,6 +168,7 @@ class Dockerfile:
     global_args: tuple[tuple[str, str | None], ...]
     stages: tuple[Stage, ...]
     runtime: RuntimeConfig = field(default_factory=RuntimeConfig)
+    source_lines: tuple[str, ...] = ()  # the file's text, when known: lets rules point at a word
 
     @property
     def final_stage(self) -> Stage | None:

@@ -1,0 +1,183 @@
+"""`dockuni convert` and `dockuni graph` through the command line: exit codes, messages, formats."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import tarfile
+from pathlib import Path
+
+import pytest
+
+from tests import convert_support as cs
+from transpile.cli import main
+
+
+def _run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def _tar_bytes(members: dict[str, bytes]) -> bytes:
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tar:
+        for name, content in sorted(members.items()):
+            info = tarfile.TarInfo(name)
+            info.size = len(content)
+            info.mode = 0o755
+            tar.addfile(info, io.BytesIO(content))
+    return buf.getvalue()
+
+
+def _archive_without_entrypoint(path: Path) -> None:
+    """A real docker-save archive (one layer, one file) whose config has no ENTRYPOINT or CMD."""
+    layer = _tar_bytes({"hello.txt": b"hi\n"})
+    diff_id = "sha256:" + hashlib.sha256(layer).hexdigest()
+    config = json.dumps(
+        {
+            "architecture": "amd64",
+            "os": "linux",
+            "config": {},
+            "rootfs": {"type": "layers", "diff_ids": [diff_id]},
+        }
+    ).encode()
+    manifest = json.dumps([{"Config": "config.json", "RepoTags": ["x/noentry:1"], "Layers": ["l/layer.tar"]}])
+    path.write_bytes(
+        _tar_bytes({"manifest.json": manifest.encode(), "config.json": config, "l/layer.tar": layer})
+    )
+
+
+def test_missing_dockerfile_is_a_located_error(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    code, _, err = _run(capsys, "convert", str(tmp_path / "nope"), "-o", str(tmp_path / "o"))
+    assert code == 2 and err.startswith(f"{tmp_path / 'nope'}:0:0: ")
+    assert not (tmp_path / "o").exists()
+
+
+def test_bad_dockerfile_reports_file_line_col(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    df = tmp_path / "Dockerfile"
+    df.write_text("# comment\nRUN echo hi\n")
+    code, _, err = _run(capsys, "convert", str(df), "-o", str(tmp_path / "o"))
+    assert code == 2 and err.startswith(f"{df}:2:1: ")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["Dockerfile"]
+
+
+def test_unknown_target_is_a_usage_error(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    code, _, err = _run(capsys, "convert", cs.dockerfile("static-server"), "--target", "nanos,xen")
+    assert code == 2 and "unknown target xen" in err
+
+
+def test_existing_output_dir_exits_2(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    (tmp_path / "o").mkdir()
+    code, _, err = _run(capsys, "convert", cs.dockerfile("static-server"), "-o", str(tmp_path / "o"))
+    assert code == 2 and "exists" in err and "--force" in err
+
+
+def test_engine_not_running_does_the_static_part_and_exits_3(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/no-engine.sock")
+    out = tmp_path / "o"
+    code, stdout, _ = _run(
+        capsys, "convert", cs.dockerfile("shell-script"), "-o", str(out), "--format", "json"
+    )
+    assert code == 3
+    report = json.loads(stdout)
+    assert report == json.loads((out / "report.json").read_text())
+    assert any("cannot reach the Docker engine" in u for u in report["unverified"])
+    assert report["emitted"] == [] and report["image"] == ""
+    assert sorted(p.name for p in out.iterdir()) in (
+        ["graph.svg", "report.json", "report.md"],
+        ["graph.dot", "report.json", "report.md"],
+    )
+
+
+def test_image_without_entrypoint_exits_2(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    tar = tmp_path / "noentry.tar"
+    _archive_without_entrypoint(tar)
+    df = tmp_path / "Dockerfile"
+    df.write_text("FROM scratch\nCOPY hello.txt /\n")
+    code, _, err = _run(capsys, "convert", str(df), "--archive", str(tar), "-o", str(tmp_path / "o"))
+    assert code == 2 and "no ENTRYPOINT or CMD" in err
+    assert not (tmp_path / "o").exists()
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
+
+
+def test_convert_archive_no_trace_json_and_quiet_stderr(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    out = tmp_path / "o"
+    code, stdout, err = _run(
+        capsys,
+        "convert",
+        cs.dockerfile("static-server"),
+        "--archive",
+        str(cs.archive("static-server")),
+        "--no-trace",
+        "-o",
+        str(out),
+        "--format",
+        "json",
+    )
+    assert code == 0, stdout
+    assert err == ""  # progress is silent when stderr is not a terminal
+    report = json.loads(stdout)
+    targets = {t["target"]: t for t in report["targets"]}
+    assert targets["unikraft"]["ok"] is False and targets["nanos"]["ok"] is True
+    assert report["traced"] is False and "nanos" in report["emitted"]
+    assert (out / "nanos").is_dir()
+
+
+def test_graph_formats(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    tar = str(cs.archive("static-server"))
+    code, out, _ = _run(capsys, "graph", "--archive", tar, "--no-trace", "--format", "json")
+    assert code == 0
+    obj = json.loads(out)
+    assert obj["directed"] is True and any(n["id"] == "elf:/httpd" for n in obj["nodes"])
+    code, out, _ = _run(capsys, "graph", "--archive", tar, "--no-trace", "--format", "dot")
+    assert code == 0 and out.startswith("digraph dockuni {")
+
+
+def test_graph_reuses_a_recorded_trace(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    trace = cs.real_facts("static-server").trace
+    assert trace is not None
+    recorded = tmp_path / "trace.json"
+    recorded.write_text(json.dumps(trace.to_json()))
+    tar = str(cs.archive("static-server"))
+    code, out, _ = _run(capsys, "graph", "--archive", tar, "--trace", str(recorded), "--format", "json")
+    assert code == 0
+    obj = json.loads(out)
+    assert obj["graph"]["traced"] is True
+    assert any(link["evidence"] == "trace" for link in obj["links"])
+    bad = tmp_path / "bad.json"
+    bad.write_text("{\n  nope")
+    code, _, err = _run(capsys, "graph", "--archive", tar, "--trace", str(bad))
+    assert code == 2 and err.startswith(f"{bad}:2:3: not a JSON trace")
+
+
+def test_verify_boots_the_microvm_and_probes_the_app(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """One real QEMU boot (TCG here) of the static server's microVM: the probe must get an answer."""
+    out = tmp_path / "o"
+    code, stdout, _ = _run(
+        capsys,
+        "convert",
+        cs.dockerfile("static-server"),
+        "--archive",
+        str(cs.archive("static-server")),
+        "--target",
+        "microvm",
+        "--verify",
+        "-o",
+        str(out),
+        "--format",
+        "json",
+    )
+    report = json.loads(stdout)
+    assert report["verify"] is not None
+    assert report["verify"]["ok"] is True, report["verify"]
+    assert report["verify"]["replies"][0][0] == 8080
+    assert code == 0
+    assert "microvm/initramfs.cpio" in report["files"] and (out / "microvm" / "initramfs.cpio").is_file()

@@ -1,0 +1,260 @@
+"""Resolve what the image really executes: argv -> PATH lookup -> symlinks -> ``#!`` -> ELF.
+
+Everything is resolved inside the unpacked root (:func:`resolve_in_root`), never on the host, and
+nothing is executed. The chain mirrors the kernel's ``execve``: a file starting with ``#!`` runs its
+interpreter with (at most) one argument and the script path; ``/usr/bin/env NAME`` finds ``NAME`` on
+the image's PATH as env(1) would; nesting is limited like the kernel's binfmt recursion limit.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import stat
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from transpile.image.model import ImageConfig
+from transpile.image.paths import PathLoopError, resolve_in_root, resolve_parts
+from transpile.ir import Finding
+
+__all__ = ["DEFAULT_PATH", "ChainStep", "EntrypointChain", "resolve_entrypoint", "resolve_in_root"]
+
+# What runc/Docker uses when the image sets no PATH.
+DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+MAX_INTERPRETER_DEPTH = 4  # Linux refuses deeper #! nesting (ELOOP)
+SHEBANG_BYTES = 256  # BINPRM_BUF_SIZE since Linux 5.1
+_SHELL_META = set("|&;<>()$`\\\"'*?[]#~=%{}\n")
+_SHELLS = {"sh", "bash", "dash", "ash", "zsh", "ksh", "busybox"}
+
+StepKind = Literal["elf", "script", "missing", "not-executable", "unknown-format", "directory", "loop"]
+_TARGETS = ("unikraft", "nanos", "osv", "microvm")
+
+
+@dataclass(frozen=True)
+class ChainStep:
+    """One program in the chain, with paths inside the image."""
+
+    name: str  # as written in argv / the #! line
+    path: str  # after PATH lookup ("" when not found)
+    resolved: str  # after following symlinks inside the root ("" when missing)
+    kind: StepKind
+    links: tuple[str, ...] = ()  # symlinks followed, in order
+    argv: tuple[str, ...] = ()  # the argv this program receives
+    size: int = 0
+    shebang: str = ""  # the #! line of a script
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "name": self.name,
+            "path": self.path,
+            "resolved": self.resolved,
+            "kind": self.kind,
+            "links": list(self.links),
+            "argv": list(self.argv),
+            "size": self.size,
+            "shebang": self.shebang,
+        }
+
+
+@dataclass(frozen=True)
+class EntrypointChain:
+    argv: tuple[str, ...]
+    path_env: str
+    workdir: str
+    steps: tuple[ChainStep, ...]
+    shell_command: str = ""  # the -c string when the entrypoint is a shell (shell form)
+    command_steps: tuple[ChainStep, ...] = ()  # the program a simple shell command runs
+    findings: tuple[Finding, ...] = ()
+
+    @property
+    def program(self) -> ChainStep | None:
+        """The ELF that ``execve`` finally loads (the interpreter of a script), if any."""
+        last = self.steps[-1] if self.steps else None
+        return last if last is not None and last.kind == "elf" else None
+
+    @property
+    def elfs(self) -> tuple[ChainStep, ...]:
+        return tuple(s for s in (*self.steps, *self.command_steps) if s.kind == "elf")
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "argv": list(self.argv),
+            "path_env": self.path_env,
+            "workdir": self.workdir,
+            "steps": [s.to_json() for s in self.steps],
+            "shell_command": self.shell_command,
+            "command_steps": [s.to_json() for s in self.command_steps],
+            "findings": [f.to_json() for f in self.findings],
+        }
+
+
+def _finding(
+    rule: str, severity: Literal["error", "warning", "info"], message: str, evidence: str
+) -> Finding:
+    return Finding(
+        rule=rule, severity=severity, message=message, span=None, targets=_TARGETS, evidence=evidence
+    )
+
+
+def _lookup(rootfs: Path, name: str, path_env: str, workdir: str) -> tuple[str, list[str]]:
+    """PATH lookup as Go's exec.LookPath in runc: names with a slash are taken as they are."""
+    if "/" in name:
+        full = name if name.startswith("/") else os.path.normpath(os.path.join(workdir or "/", name))
+        return full, [full]
+    tried = []
+    for d in path_env.split(":"):
+        cand = (
+            os.path.join(d or ".", name)
+            if d.startswith("/")
+            else os.path.join(workdir or "/", d or ".", name)
+        )
+        tried.append(cand)
+        host = resolve_in_root(rootfs, cand)
+        if host is not None and host.is_file() and os.stat(host).st_mode & 0o111:
+            return cand, tried
+    return "", tried
+
+
+def _step(rootfs: Path, name: str, path: str, argv: tuple[str, ...]) -> tuple[ChainStep, bytes]:
+    if not path:
+        return ChainStep(name, "", "", "missing", argv=argv), b""
+    try:
+        parts, links, exists = resolve_parts(rootfs, path)
+    except PathLoopError:
+        return ChainStep(name, path, "", "loop", argv=argv), b""
+    resolved = "/" + "/".join(parts)
+    if not exists:
+        return ChainStep(name, path, "", "missing", tuple(links), argv), b""
+    host = Path(rootfs, *parts)
+    st = os.stat(host)
+    if stat.S_ISDIR(st.st_mode):
+        return ChainStep(name, path, resolved, "directory", tuple(links), argv), b""
+    with open(host, "rb") as f:
+        head = f.read(SHEBANG_BYTES)
+    kind: StepKind
+    if not st.st_mode & 0o111 or not stat.S_ISREG(st.st_mode):
+        kind = "not-executable"
+    elif head.startswith(b"\x7fELF"):
+        kind = "elf"
+    elif head.startswith(b"#!"):
+        kind = "script"
+    else:
+        kind = "unknown-format"
+    shebang = ""
+    if kind == "script":
+        shebang = head[2:].split(b"\n", 1)[0].decode("utf-8", "replace").strip()
+    return ChainStep(name, path, resolved, kind, tuple(links), argv, st.st_size, shebang), head
+
+
+def _follow(
+    rootfs: Path, argv: tuple[str, ...], path_env: str, workdir: str, findings: list[Finding]
+) -> list[ChainStep]:
+    steps: list[ChainStep] = []
+    name = argv[0]
+    path, tried = _lookup(rootfs, name, path_env, workdir)
+    for _depth in range(MAX_INTERPRETER_DEPTH + 2):
+        step, _head = _step(rootfs, name, path, argv)
+        steps.append(step)
+        if step.kind == "missing":
+            where = f"on PATH {path_env}" if "/" not in name else "in the image"
+            findings.append(
+                _finding(
+                    "DU903",
+                    "error",
+                    f"entrypoint program {name!r} not found {where}",
+                    "tried " + ", ".join(tried),
+                )
+            )
+            return steps
+        if step.kind in ("not-executable", "unknown-format", "directory", "loop"):
+            findings.append(
+                _finding(
+                    "DU903",
+                    "error",
+                    f"{step.path} cannot be executed ({step.kind})",
+                    f"resolved to {step.resolved}",
+                )
+            )
+            return steps
+        if step.kind == "elf":
+            return steps
+        # a script: Linux passes the rest of the #! line as ONE argument
+        interp, _, arg = step.shebang.partition(" ")
+        arg = arg.strip()
+        if not interp:
+            findings.append(_finding("DU903", "error", f"{step.path} has an empty #! line", step.shebang))
+            return steps
+        new_argv = (interp, *((arg,) if arg else ()), step.path, *argv[1:])
+        if os.path.basename(interp) == "env" and arg:
+            # /usr/bin/env [-S] NAME: env itself is the ELF exec'd; it then looks NAME up on PATH
+            env_step, _ = _step(rootfs, interp, interp, new_argv)
+            steps.append(env_step)
+            if env_step.kind != "elf":
+                findings.append(
+                    _finding(
+                        "DU903",
+                        "error",
+                        f"interpreter {interp} of {step.path} is {env_step.kind}",
+                        step.shebang,
+                    )
+                )
+                return steps
+            words = arg.split()
+            if words and words[0] == "-S":
+                words = words[1:]
+            words = [w for w in words if "=" not in w and not w.startswith("-")]
+            if not words:
+                return steps
+            name = words[0]
+            argv = (name, *words[1:], step.path, *argv[1:])
+            path, tried = _lookup(rootfs, name, path_env, workdir)
+            continue
+        name, argv = interp, new_argv
+        path, tried = interp, [interp]
+    findings.append(
+        _finding("DU903", "error", "too many levels of #! interpreters", " -> ".join(s.path for s in steps))
+    )
+    return steps
+
+
+def _simple_command(cmd: str) -> tuple[str, ...] | None:
+    """The argv of a shell command with no shell features beyond words (after an optional exec)."""
+    if any(c in _SHELL_META for c in cmd.replace("'", "").replace('"', "")):
+        return None
+    try:
+        words = tuple(shlex.split(cmd))
+    except ValueError:
+        return None
+    if words and words[0] == "exec":
+        words = words[1:]
+    return words or None
+
+
+def resolve_entrypoint(config: ImageConfig, rootfs: Path) -> EntrypointChain:
+    """Resolve ENTRYPOINT + CMD of ``config`` inside ``rootfs`` into a chain of programs."""
+    argv = config.argv
+    env = config.env_dict()
+    path_env = env.get("PATH", DEFAULT_PATH)
+    workdir = config.working_dir or "/"
+    findings: list[Finding] = []
+    if not argv:
+        findings.append(
+            _finding(
+                "DU903", "error", "the image has neither ENTRYPOINT nor CMD", "config: Entrypoint, Cmd empty"
+            )
+        )
+        return EntrypointChain(argv, path_env, workdir, (), findings=tuple(findings))
+    steps = _follow(rootfs, argv, path_env, workdir, findings)
+    shell_command = ""
+    command_steps: list[ChainStep] = []
+    # shell form (["/bin/sh", "-c", "CMD"]): when CMD is one simple command, the shell execs it
+    if len(argv) >= 3 and os.path.basename(argv[0]) in _SHELLS and argv[1] == "-c":
+        shell_command = argv[2]
+        words = _simple_command(shell_command)
+        if words is not None:
+            command_steps = _follow(rootfs, words, path_env, workdir, findings)
+    return EntrypointChain(
+        argv, path_env, workdir, tuple(steps), shell_command, tuple(command_steps), tuple(findings)
+    )

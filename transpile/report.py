@@ -1,0 +1,361 @@
+"""Rendering of results.
+
+Findings (``dockuni check``): ``render_findings_text``, ``render_findings_json`` and
+``render_findings_sarif`` (SARIF 2.1.0, OASIS standard, as GitHub code scanning reads it).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
+
+from transpile import __version__, ir
+
+if TYPE_CHECKING:
+    from transpile.check import CheckResult
+    from transpile.rules.base import Rule
+
+SARIF_SCHEMA = "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json"
+SARIF_VERSION = "2.1.0"
+TOOL_URI = "https://github.com/dockuni/dockuni"
+
+_ANSI = {"error": "31;1", "warning": "33;1", "info": "36", "style": "2"}
+_SARIF_LEVEL = {"error": "error", "warning": "warning", "info": "note", "style": "note"}
+
+
+# --- findings: text ------------------------------------------------------------------------------
+
+
+def _paint(text: str, code: str, color: bool) -> str:
+    return f"\x1b[{code}m{text}\x1b[0m" if color else text
+
+
+def format_finding_text(finding: ir.Finding, file: str, *, color: bool = False) -> str:
+    """``file:line:col: SEVERITY DU201 message [targets] (hint)``."""
+    span = finding.span
+    where = f"{span.file}:{span.line}:{span.column}" if span else f"{file}:0:0"
+    severity = _paint(finding.severity.upper(), _ANSI[finding.severity], color)
+    rule = _paint(finding.rule, "1", color)
+    targets = f" [{','.join(finding.targets)}]" if finding.targets else ""
+    hint = _paint(f" ({finding.hint})", "2", color) if finding.hint else ""
+    return f"{where}: {severity} {rule} {finding.message}{targets}{hint}"
+
+
+def render_findings_text(result: CheckResult, *, color: bool = False) -> str:
+    lines = [format_finding_text(f, r.file, color=color) for r in result.files for f in r.findings]
+    return "".join(line + "\n" for line in lines)
+
+
+# --- findings: JSON ------------------------------------------------------------------------------
+
+
+def findings_json(result: CheckResult) -> list[dict[str, object]]:
+    docs = {rule.id: rule.doc for rule in result.rules}
+    out: list[dict[str, object]] = []
+    for file_result in result.files:
+        for finding in file_result.findings:
+            item = finding.to_json()
+            item["file"] = file_result.file
+            item["doc"] = docs.get(finding.rule, "")
+            out.append(item)
+    return out
+
+
+def render_findings_json(result: CheckResult) -> str:
+    return json.dumps(findings_json(result), indent=2) + "\n"
+
+
+# --- findings: SARIF 2.1.0 -------------------------------------------------------------------------
+
+
+def _artifact_uri(path: str) -> dict[str, str]:
+    """A relative URI against %SRCROOT% (the working directory) when possible, else file://."""
+    p = Path(path)
+    absolute = p if p.is_absolute() else Path.cwd() / p
+    try:
+        relative = os.path.relpath(absolute, Path.cwd())
+    except ValueError:
+        relative = ""
+    if relative and not relative.startswith(".."):
+        return {"uri": quote(Path(relative).as_posix()), "uriBaseId": "%SRCROOT%"}
+    return {"uri": absolute.resolve().as_uri()}
+
+
+def _sarif_rule(rule: Rule) -> dict[str, Any]:
+    return {
+        "id": rule.id,
+        "name": "".join(w.capitalize() for w in rule.title.replace("/", " ").replace("-", " ").split()),
+        "shortDescription": {"text": rule.title},
+        "fullDescription": {"text": f"{rule.title}. Matters for: {', '.join(rule.targets)}."},
+        "help": {"text": rule.hint, "markdown": f"{rule.hint}\n\n[{rule.id}]({rule.doc})"},
+        "helpUri": rule.doc,
+        "defaultConfiguration": {"level": _SARIF_LEVEL[rule.severity]},
+        "properties": {"tags": ["unikernel", *rule.targets], "targets": list(rule.targets)},
+    }
+
+
+def _region(span: ir.Span) -> dict[str, int]:
+    region = {"startLine": max(span.line, 1), "startColumn": max(span.column, 1)}
+    if span.end_line >= span.line:
+        region["endLine"] = max(span.end_line, 1)
+        if span.end_column > 0 and (span.end_line > span.line or span.end_column >= span.column):
+            region["endColumn"] = max(span.end_column, 1)
+    return region
+
+
+def sarif_log(result: CheckResult) -> dict[str, Any]:
+    rules: Sequence[Rule] = result.rules
+    index = {rule.id: i for i, rule in enumerate(rules)}
+    results: list[dict[str, Any]] = []
+    for file_result in result.files:
+        for finding in file_result.findings:
+            location: dict[str, Any] = {"artifactLocation": _artifact_uri(file_result.file)}
+            if finding.span is not None:
+                location["region"] = _region(finding.span)
+            item: dict[str, Any] = {
+                "ruleId": finding.rule,
+                "level": _SARIF_LEVEL[finding.severity],
+                "message": {
+                    "text": f"{finding.message} ({finding.hint})" if finding.hint else finding.message
+                },
+                "locations": [{"physicalLocation": location}],
+                "properties": {"targets": list(finding.targets)},
+            }
+            if finding.rule in index:
+                item["ruleIndex"] = index[finding.rule]
+            results.append(item)
+    notifications: list[dict[str, Any]] = []
+    for err in result.errors:
+        note: dict[str, Any] = {"level": "error", "message": {"text": err.message}}
+        physical: dict[str, Any] = {"artifactLocation": _artifact_uri(err.file)}
+        if err.line > 0:
+            physical["region"] = {"startLine": err.line, "startColumn": max(err.column, 1)}
+        note["locations"] = [{"physicalLocation": physical}]
+        notifications.append(note)
+    run: dict[str, Any] = {
+        "tool": {
+            "driver": {
+                "name": "dockuni",
+                "version": __version__,
+                "semanticVersion": __version__,
+                "informationUri": TOOL_URI,
+                "rules": [_sarif_rule(rule) for rule in rules],
+            }
+        },
+        "invocations": [
+            {"executionSuccessful": not notifications, "toolExecutionNotifications": notifications}
+        ],
+        "originalUriBaseIds": {"%SRCROOT%": {"uri": Path.cwd().resolve().as_uri() + "/"}},
+        "results": results,
+    }
+    return {"$schema": SARIF_SCHEMA, "version": SARIF_VERSION, "runs": [run]}
+
+
+def render_findings_sarif(result: CheckResult) -> str:
+    return json.dumps(sarif_log(result), indent=2) + "\n"
+
+
+# --- convert reports (dockuni convert: report.json, report.md, the text summary) ------------------------
+# Rendered from a transpile.pipeline.ConvertResult. Deterministic: sorted keys and items, no timestamps,
+# no temp paths, so identical facts give byte-identical files.
+
+
+def _convert_target_json(result: Any, verdict: Any) -> dict[str, Any]:
+    counts = {"supported": 0, "faked": 0, "stubbable": 0, "missing": 0}
+    for it in verdict.items:
+        counts[it.support] += 1
+    rank = result.ranking.index(verdict.target) + 1 if verdict.target in result.ranking else None
+    return {
+        "target": verdict.target,
+        "ok": verdict.ok,
+        "emitted": verdict.target in result.emitted,
+        "rank": rank,
+        "score": verdict.score,
+        "counts": counts,
+        "blockers": list(verdict.blockers),
+        "items": [
+            {"item": it.item, "support": it.support, "rule": it.rule, "evidence": list(it.evidence)}
+            for it in verdict.items
+        ],
+    }
+
+
+def _convert_trace_json(trace: Any) -> dict[str, Any] | None:
+    if trace is None:
+        return None
+    return {
+        "argv": list(trace.argv),
+        "exit_reason": trace.exit_reason,
+        "syscalls": sorted(trace.syscall_names),
+        "processes": sum(1 for p in trace.processes if not p.is_thread),
+        "threads": sum(1 for p in trace.processes if p.is_thread),
+        "execs": [list(e) for e in trace.execs],
+        "listening_ports": sorted(trace.listening_ports),
+        "files_found": len({f.path for f in trace.files if f.found}),
+        "findings": list(trace.findings),
+    }
+
+
+def convert_to_json(result: Any) -> dict[str, Any]:
+    """The content of report.json (schema described in docs/convert.md)."""
+    facts = result.facts
+    extra = facts.extra
+    image_bytes = int(facts.image_bytes)
+    closure_bytes = int(facts.closure_bytes)
+    runtime_bytes = int(extra.get("runtime_bytes", 0))
+    return {
+        "dockerfile": facts.dockerfile_path,
+        "image": facts.image_reference,
+        "argv": list(facts.argv),
+        "traced": facts.trace is not None,
+        "trace": _convert_trace_json(facts.trace),
+        "unverified": list(result.unverified),
+        "footprint": {
+            "image_bytes": image_bytes,
+            "closure_bytes": closure_bytes,
+            "runtime_files_bytes": runtime_bytes,
+            "runtime_files": len(facts.runtime_files),
+            "closure_to_image": round(closure_bytes / image_bytes, 4) if image_bytes else None,
+            "shipped_to_image": (
+                round((closure_bytes + runtime_bytes) / image_bytes, 4) if image_bytes else None
+            ),
+        },
+        "attack_surface": dict(extra.get("attack_surface", {})),
+        "findings": [f.to_json() for f in facts.findings],
+        "targets": [_convert_target_json(result, v) for v in facts.verdicts],
+        "ranking": list(result.ranking),
+        "emitted": list(result.emitted),
+        "fallback": result.fallback,
+        "notes": {target: list(notes) for target, notes in result.notes},
+        "files": list(result.files),
+        "verify": result.verify,
+        "exit_code": result.exit_code,
+    }
+
+
+def _mib(n: int) -> str:
+    return f"{n / (1 << 20):.1f} MiB"
+
+
+def _md_escape(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def render_convert_markdown(result: Any) -> str:
+    """report.md: per target the verdict, footprint, attack surface and what blocks it, with evidence."""
+    data = convert_to_json(result)
+    out: list[str] = []
+    name = data["dockerfile"] or data["image"] or "image"
+    out.append(f"# dockuni convert: {name}\n")
+    out.append(f"Entrypoint: `{' '.join(data['argv'])}`" if data["argv"] else "Entrypoint: (none)")
+    if data["image"]:
+        out.append(f"Image: `{data['image']}`")
+    out.append("")
+    if data["fallback"]:
+        out.append("**No unikernel target can run this image: emitted the hardened container fallback.**\n")
+    elif data["emitted"]:
+        out.append(f"Emitted: {', '.join(data['emitted'])} (best first).\n")
+    if data["unverified"]:
+        out.append("## Not verified\n")
+        out.extend(f"- {u}" for u in data["unverified"])
+        out.append("")
+    fp, surf = data["footprint"], data["attack_surface"]
+    out.append("## Summary\n")
+    out.append("| target | verdict | rank | supported | faked | stubbed | missing |")
+    out.append("|---|---|---|---|---|---|---|")
+    for t in data["targets"]:
+        c = t["counts"]
+        verdict = "ok" if t["ok"] else "blocked"
+        rank = str(t["rank"]) if t["rank"] else "-"
+        out.append(
+            f"| {t['target']} | {verdict} | {rank} | {c['supported']} | {c['faked']} | "
+            f"{c['stubbable']} | {c['missing']} |"
+        )
+    out.append("")
+    if fp["image_bytes"]:
+        out.append(
+            f"Footprint: closure {_mib(fp['closure_bytes'])} + "
+            f"runtime files {_mib(fp['runtime_files_bytes'])} "
+            f"of a {_mib(fp['image_bytes'])} image (closure/image = {fp['closure_to_image']}, "
+            f"shipped/image = {fp['shipped_to_image']})."
+        )
+    if data["traced"]:
+        out.append(
+            f"Attack surface: {surf.get('needed', 0)} syscalls needed vs {surf.get('docker_default', 0)} "
+            f"allowed by Docker's default seccomp profile ({surf.get('needed_outside_default', 0)} needed "
+            "outside it)."
+        )
+    out.append("")
+    for t in data["targets"]:
+        out.append(f"## {t['target']}: {'ok' if t['ok'] else 'blocked'}\n")
+        if t["blockers"]:
+            out.append("Blocked by:\n")
+            out.extend(f"- {_md_escape(b)}" for b in t["blockers"])
+            out.append("")
+        shown = [i for i in t["items"] if i["support"] in ("stubbable", "faked")]
+        imported_only = [i for i in shown if data["traced"] and i["evidence"][:1] == ["evidence: static"]]
+        shown = [i for i in shown if i not in imported_only]
+        if shown:
+            out.append("Stubbed or faked:\n")
+            out.append("| item | support | rule | evidence |")
+            out.append("|---|---|---|---|")
+            for i in shown:
+                ev = "; ".join(e for e in i["evidence"] if not e.startswith("evidence:"))[:240]
+                out.append(f"| {i['item']} | {i['support']} | {_md_escape(i['rule'])} | {_md_escape(ev)} |")
+            out.append("")
+        if imported_only:
+            names = ", ".join(i["item"] for i in imported_only)
+            out.append(f"Imported but never called while traced ({len(imported_only)}, stubbed): {names}\n")
+        notes = data["notes"].get(t["target"])
+        if notes:
+            out.append("Recipe notes:\n")
+            out.extend(f"- {_md_escape(n)}" for n in notes)
+            out.append("")
+    if "container" in data["notes"]:
+        out.append("## container (fallback)\n")
+        out.extend(f"- {_md_escape(n)}" for n in data["notes"]["container"])
+        out.append("")
+    if data["findings"]:
+        out.append("## Static findings\n")
+        for f in data["findings"]:
+            span = f["span"]
+            where = f"{span['file']}:{span['line']}:{span['column']}" if span else "image"
+            out.append(f"- {where}: {f['severity']} {f['rule']} {_md_escape(f['message'])}")
+        out.append("")
+    if data["verify"] is not None:
+        out.append("## Verification (microVM boot)\n")
+        for key, value in sorted(data["verify"].items()):
+            out.append(f"- {key}: {value}")
+        out.append("")
+    out.append("Files: " + ", ".join(f"`{f}`" for f in data["files"]))
+    return "\n".join(out).rstrip() + "\n"
+
+
+def render_convert_text(result: Any) -> str:
+    """The short stdout summary of `dockuni convert --format text`."""
+    data = convert_to_json(result)
+    lines: list[str] = []
+    for t in data["targets"]:
+        state = "ok" if t["ok"] else "blocked"
+        mark = f" (rank {t['rank']})" if t["rank"] else ""
+        c = t["counts"]
+        lines.append(
+            f"{t['target']}: {state}{mark}  supported {c['supported']}, faked {c['faked']}, "
+            f"stubbed {c['stubbable']}, missing {c['missing']}"
+        )
+        lines.extend(f"  - {b}" for b in t["blockers"][:5])
+        if len(t["blockers"]) > 5:
+            lines.append(f"  ... and {len(t['blockers']) - 5} more (report.md)")
+    for u in data["unverified"]:
+        lines.append(f"not verified: {u}")
+    if data["fallback"]:
+        lines.append("fell back to the hardened container recipe")
+    if data["emitted"]:
+        lines.append(f"wrote {', '.join(data['emitted'])} to {result.output}/")
+    else:
+        lines.append(f"wrote the report to {result.output}/")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,125 @@
+"""JSON (exec) form: ``RUN ["a", "b"]``, decided exactly as BuildKit's parseJSON does.
+
+BuildKit gives the text to Go's ``json.Unmarshal`` into ``[]any``. Three outcomes matter:
+
+* valid JSON array of strings -> exec form;
+* valid JSON array with any non-string element -> the parse error
+  "when using JSON array syntax, arrays must be comprised of strings only";
+* anything Go's decoder refuses -> not JSON: BuildKit silently treats the text as shell form.
+  Besides syntax errors this includes nesting deeper than 10000 and a number that overflows a
+  float64 (``[1e999]``), which Go reports as an UnmarshalTypeError, not as "not strings".
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from transpile.syntax.golike import trim_left_space
+
+if TYPE_CHECKING:
+    from lark import Token, Tree
+
+NOT_STRING_ARRAY = "when using JSON array syntax, arrays must be comprised of strings only"
+_GO_MAX_DEPTH = 10000
+
+
+@dataclass(frozen=True)
+class ExecForm:
+    values: tuple[str, ...] | None  # None: not JSON (shell form); else the strings
+    error: str | None = None  # set when the array holds something other than strings
+    offset: int = 0  # offset of the '[' in the argument text (for error columns)
+
+
+NOT_JSON = ExecForm(None)
+
+_SIMPLE_ESCAPES = {'"': '"', "\\": "\\", "/": "/", "b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t"}
+
+
+def decode_string(lit: str) -> str:
+    """A JSON string literal (validated by the grammar) decoded as Go does.
+
+    Go pairs a high surrogate escape with a following low one; any surrogate left alone becomes
+    U+FFFD (Python's json would keep a lone surrogate, which is not encodable text).
+    """
+    body = lit[1:-1]
+    if "\\" not in body:
+        return body
+    out: list[str] = []
+    i, n = 0, len(body)
+    while i < n:
+        ch = body[i]
+        if ch != "\\":
+            j = body.find("\\", i)
+            j = n if j < 0 else j
+            out.append(body[i:j])
+            i = j
+            continue
+        esc = body[i + 1]
+        if esc != "u":
+            out.append(_SIMPLE_ESCAPES[esc])
+            i += 2
+            continue
+        cp = int(body[i + 2 : i + 6], 16)
+        i += 6
+        if 0xD800 <= cp < 0xE000:
+            if 0xD800 <= cp < 0xDC00 and body.startswith("\\u", i):
+                low = int(body[i + 2 : i + 6], 16)
+                if 0xDC00 <= low < 0xE000:
+                    out.append(chr(0x10000 + ((cp - 0xD800) << 10) + (low - 0xDC00)))
+                    i += 6
+                    continue
+            out.append("\ufffd")
+            continue
+        out.append(chr(cp))
+    return "".join(out)
+
+
+def _number_overflows(text: str) -> bool:
+    # Go's ParseFloat fails where Python's float() returns +-inf; underflow to 0 is fine in both.
+    return math.isinf(float(text))
+
+
+def parse_exec_form(rest: str) -> ExecForm:
+    """Classify an instruction's argument text; ``rest`` is already TrimSpace'd by the caller."""
+    text = trim_left_space(rest)
+    if not text.startswith("["):
+        return NOT_JSON
+    from lark import Token, Tree
+    from lark.exceptions import LarkError
+
+    from transpile.syntax.grammars import exec_form_parser
+
+    try:
+        tree = exec_form_parser().parse(text)
+    except LarkError:
+        return NOT_JSON
+    top = tree.children[0]
+    assert isinstance(top, Tree)
+
+    # Walk iteratively: the whole value is checked for depth and float overflow first (Go's
+    # decoder finishes the value and then reports such errors), then element types.
+    stack: list[tuple[Tree[Token] | Token, int]] = [(top, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if isinstance(node, Token):
+            if node.type == "NUMBER" and _number_overflows(str(node)):
+                return NOT_JSON
+            continue
+        if node.data in ("top", "array", "object"):
+            if depth > _GO_MAX_DEPTH:
+                return NOT_JSON
+            stack.extend((c, depth + 1) for c in node.children if c is not None)
+        else:  # pair
+            stack.extend((c, depth) for c in node.children if c is not None)
+
+    values: list[str] = []
+    for child in top.children:
+        if child is None:  # the empty array
+            continue
+        if isinstance(child, Token) and child.type == "STRING":
+            values.append(decode_string(str(child)))
+            continue
+        return ExecForm(None, NOT_STRING_ARRAY, len(rest) - len(text))
+    return ExecForm(tuple(values))

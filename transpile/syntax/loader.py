@@ -1,0 +1,67 @@
+"""Reading a Dockerfile from disk safely: bounded size, text only, located errors."""
+
+from __future__ import annotations
+
+import os
+import stat
+
+from transpile.errors import DockuniError
+from transpile.syntax.ast import ParsedFile
+
+# Far above any real Dockerfile (BuildKit itself caps a line at 64 KiB), low enough that a
+# mistaken path to a disk image or a tarball fails fast instead of being read into memory.
+MAX_FILE_BYTES = 16 * 1024 * 1024
+
+
+def read_text(path: str) -> str:
+    """The file's text; DockuniError (exit code 2) for anything that is not a readable
+    UTF-8 text file of at most MAX_FILE_BYTES."""
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    except FileNotFoundError:
+        raise DockuniError("no such file", path) from None
+    except IsADirectoryError:
+        raise DockuniError("is a directory, not a Dockerfile", path) from None
+    except OSError as exc:
+        raise DockuniError(f"cannot open: {exc.strerror or exc}", path) from None
+    try:
+        st = os.fstat(fd)
+        if stat.S_ISDIR(st.st_mode):
+            raise DockuniError("is a directory, not a Dockerfile", path)
+        if not stat.S_ISREG(st.st_mode):
+            raise DockuniError("not a regular file", path)
+        if st.st_size > MAX_FILE_BYTES:
+            raise DockuniError(f"file is larger than the {MAX_FILE_BYTES} byte limit", path)
+        with os.fdopen(fd, "rb", closefd=False) as fh:
+            data = fh.read(MAX_FILE_BYTES + 1)
+    except OSError as exc:
+        raise DockuniError(f"cannot read: {exc.strerror or exc}", path) from None
+    finally:
+        os.close(fd)
+    if len(data) > MAX_FILE_BYTES:
+        raise DockuniError(f"file is larger than the {MAX_FILE_BYTES} byte limit", path)
+    return decode(data, path)
+
+
+def decode(data: bytes, path: str) -> str:
+    nul = data.find(b"\x00")
+    if nul >= 0:
+        line, col = _position(data, nul)
+        raise DockuniError("binary data (NUL byte) is not a Dockerfile", path, line, col)
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line, col = _position(data, exc.start)
+        raise DockuniError(f"invalid UTF-8 (byte 0x{data[exc.start]:02x})", path, line, col) from None
+
+
+def _position(data: bytes, offset: int) -> tuple[int, int]:
+    line_start = data.rfind(b"\n", 0, offset) + 1
+    col = len(data[line_start:offset].decode("utf-8", errors="replace")) + 1
+    return data.count(b"\n", 0, offset) + 1, col
+
+
+def parse_path(path: str) -> ParsedFile:
+    from transpile.syntax.parser import parse_text
+
+    return parse_text(read_text(path), path)
