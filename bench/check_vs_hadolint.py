@@ -18,8 +18,8 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs" / "benchmarks.md"
@@ -68,8 +68,9 @@ def timed(cmd: list[str], cwd: Path) -> tuple[float, float, int]:
     return time.perf_counter() - start, _child_cpu() - cpu, proc.returncode
 
 
-@dataclass(frozen=True)
-class Timing:
+# A NamedTuple, not a dataclass: run as a script, bench/ is first on sys.path and its inspect.py
+# would shadow the standard library module that dataclasses needs.
+class Timing(NamedTuple):
     wall_min: float
     wall_median: float
     cpu_min: float

@@ -130,7 +130,7 @@ def main() -> int:
             f"| {args.requests} GETs untraced (median) | {statistics.median(untraced):.3f} s | |\n"
             f"| strace overhead, traced/untraced | {ratio:.2f}x | |\n\n"
             f"The difference between the first two rows ({unpack:.1f} s) is mostly unpacking the image's\n"
-            "layers (`transpile.image`), which is bound by the disk here.\n"
+            "layers (`transpile.image`), which is bound by the disk here.\n\n"
         )
         write_section(section)
     return 0

@@ -42,7 +42,9 @@ def _add_build_options(p: argparse.ArgumentParser) -> None:
 
 
 def _add_format(p: argparse.ArgumentParser, choices: Sequence[str], default: str = "text") -> None:
-    p.add_argument("--format", choices=list(choices), default=default, help=f"output format (default {default})")
+    p.add_argument(
+        "--format", choices=list(choices), default=default, help=f"output format (default {default})"
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:

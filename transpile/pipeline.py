@@ -234,11 +234,8 @@ def _closure_objects(rootfs: Path, program: str, closure: Any) -> list[fac.ElfOb
     return objects
 
 
-def image_facts(
-    img: Any, df: Dockerfile | None, dockerfile_path: str, step: Step, trace_needed: bool
-) -> ImageFacts:
+def image_facts(img: Any, df: Dockerfile | None, dockerfile_path: str, step: Step) -> ImageFacts:
     from transpile.image.merge import merge_config
-    from transpile.image.paths import resolve_in_root
     from transpile.passes.entrypoint import resolve_entrypoint
 
     config, merge_findings = merge_config(img.config, df)
@@ -281,7 +278,6 @@ def image_facts(
         dockerfile=dockerfile_path,
         user_span=_user_span(df, dockerfile_path),
     )
-    _ = resolve_in_root, trace_needed
     return ImageFacts(
         reference=img.reference,
         config=config,
@@ -298,14 +294,18 @@ def image_facts(
     )
 
 
-def _runtime_files(rootfs: Path, trace: TraceFacts) -> tuple[tuple[str, ...], tuple[str, ...], int]:
-    """Regular files the app read and directories it listed, as found in the image; and their bytes."""
+def _runtime_files(
+    rootfs: Path, trace: TraceFacts, closure: Any
+) -> tuple[tuple[str, ...], tuple[str, ...], int]:
+    """Regular files the app read and directories it listed, as found in the image; and the bytes of
+    those the loader's closure does not already count (the program itself is both executed and mapped)."""
     from transpile.image.paths import resolve_in_root
 
     files: set[str] = set()
     dirs: set[str] = set()
     total = 0
     written = {f.path for f in trace.files if f.write}
+    counted = closure.resolved_paths() if closure is not None else frozenset()
     for access in trace.files:
         path = access.path
         if not access.found or access.write or path in written or not path.startswith("/"):
@@ -320,7 +320,8 @@ def _runtime_files(rootfs: Path, trace: TraceFacts) -> tuple[tuple[str, ...], tu
         except OSError:
             continue
         if stat.S_ISREG(st.st_mode):
-            if path not in files:
+            real = "/" + str(host.relative_to(rootfs)) if host.is_relative_to(rootfs) else path
+            if path not in files and real not in counted:
                 total += st.st_size
             files.add(path)
         elif stat.S_ISDIR(st.st_mode):
@@ -438,7 +439,7 @@ def convert(
             )
             imf: ImageFacts | None = None
         else:
-            imf = image_facts(img, df, opts.dockerfile, step, opts.trace)
+            imf = image_facts(img, df, opts.dockerfile, step)
             static, config = imf.static, imf.config
             findings = (*findings, *imf.findings)
             if trace_facts is not None:
@@ -457,7 +458,8 @@ def convert(
         runtime_dirs: tuple[str, ...] = ()
         runtime_bytes = 0
         if img is not None and trace is not None:
-            runtime_files, runtime_dirs, runtime_bytes = _runtime_files(img.rootfs, trace)
+            closure = imf.closure if imf else None
+            runtime_files, runtime_dirs, runtime_bytes = _runtime_files(img.rootfs, trace, closure)
 
         with step("building the facility graph and the verdicts"):
             graph = gr.build_graph(static, trace)
@@ -571,6 +573,8 @@ def _write_output(
     try:
         for recipe in recipes:
             _write_recipe(tmp / recipe.target, recipe)
+        if "microvm" in result.emitted and img is not None:
+            result = _microvm_initramfs(tmp / "microvm", img.rootfs, result, step)
         verify_result: dict[str, Any] | None = None
         if opts.verify:
             verify_result = _verify(tmp, result, img, opts, step)
@@ -617,12 +621,32 @@ def _verify(tmp: Path, result: ConvertResult, img: Any, opts: ConvertOptions, st
 
     try:
         with step("booting the microVM and probing the app"):
-            res = qemu.verify(tmp / "microvm", img.rootfs, Path(opts.kernel) if opts.kernel else None)
+            # the initramfs is already in the recipe (_microvm_initramfs), so no rootfs: no second build
+            res = qemu.verify(tmp / "microvm", None, Path(opts.kernel) if opts.kernel else None)
     except DockuniError as err:  # no port to probe, no kernel, no QEMU: a failed verification, reported
         return {"ok": False, "detail": err.message}
     out = res.to_json() if hasattr(res, "to_json") else dict(vars(res))
-    out = {k: v for k, v in out.items() if k != "console"} | {"ok": bool(res.ok)}
-    return out
+    console = str(out.pop("console", "") or "")
+    if not res.ok:
+        # a failed boot is explained by what the guest printed: keep the end of its console log
+        out["console_tail"] = console[-_CONSOLE_TAIL:]
+    return out | {"ok": bool(res.ok)}
+
+
+_CONSOLE_TAIL = 4000
+
+
+def _microvm_initramfs(recipe_dir: Path, rootfs: Path, result: ConvertResult, step: Step) -> ConvertResult:
+    """Build the microvm recipe's initramfs.cpio from the image, so that its run.sh boots as written."""
+    from transpile.targets import qemu
+
+    with step("packing the microVM initramfs"):
+        missing = qemu.build_recipe_initramfs(recipe_dir, rootfs)
+    if not missing:
+        return result
+    note = "files the recipe lists but the image lacks (left out of initramfs.cpio): " + ", ".join(missing)
+    notes = tuple((t, (*n, note) if t == "microvm" else n) for t, n in result.notes)
+    return replace(result, notes=notes)
 
 
 def verdict_summary(v: TargetVerdict) -> dict[str, int]:
@@ -688,7 +712,7 @@ def image_graph(opts: GraphOptions, step: Step = quiet) -> Any:
     with contextlib.ExitStack() as stack:
         with step(f"acquiring {opts.ref}"):
             img = stack.enter_context(acquire(src))
-        imf = image_facts(img, df, dockerfile, step, opts.trace)
+        imf = image_facts(img, df, dockerfile, step)
         trace = recorded
         if trace is None and opts.trace:
             trace = _trace(img.rootfs, imf.config, opts.duration, step)

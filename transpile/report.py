@@ -165,9 +165,13 @@ def render_findings_sarif(result: CheckResult) -> str:
 
 
 def _convert_target_json(result: Any, verdict: Any) -> dict[str, Any]:
-    counts = {"supported": 0, "faked": 0, "stubbable": 0, "missing": 0}
+    counts = {"supported": 0, "faked": 0, "stubbable": 0, "missing": 0, "imported_only": 0}
     for it in verdict.items:
         counts[it.support] += 1
+        # stubbed or faked, known only from imported symbols, never called while traced
+        static_only = it.evidence[:1] == ("evidence: static",)
+        if result.facts.trace is not None and it.support in ("stubbable", "faked") and static_only:
+            counts["imported_only"] += 1
     rank = result.ranking.index(verdict.target) + 1 if verdict.target in result.ranking else None
     return {
         "target": verdict.target,
@@ -237,8 +241,12 @@ def convert_to_json(result: Any) -> dict[str, Any]:
     }
 
 
-def _mib(n: int) -> str:
-    return f"{n / (1 << 20):.1f} MiB"
+def _size(n: int) -> str:
+    # small images (a static binary in scratch) would all print as "0.0 MiB"
+    for unit, shift in (("GiB", 30), ("MiB", 20), ("KiB", 10)):
+        if n >= 1 << shift:
+            return f"{n / (1 << shift):.1f} {unit}"
+    return f"{n} B"
 
 
 def _md_escape(text: str) -> str:
@@ -278,9 +286,9 @@ def render_convert_markdown(result: Any) -> str:
     out.append("")
     if fp["image_bytes"]:
         out.append(
-            f"Footprint: closure {_mib(fp['closure_bytes'])} + "
-            f"runtime files {_mib(fp['runtime_files_bytes'])} "
-            f"of a {_mib(fp['image_bytes'])} image (closure/image = {fp['closure_to_image']}, "
+            f"Footprint: closure {_size(fp['closure_bytes'])} + "
+            f"runtime files {_size(fp['runtime_files_bytes'])} "
+            f"of a {_size(fp['image_bytes'])} image (closure/image = {fp['closure_to_image']}, "
             f"shipped/image = {fp['shipped_to_image']})."
         )
     if data["traced"]:
@@ -346,6 +354,7 @@ def render_convert_text(result: Any) -> str:
         lines.append(
             f"{t['target']}: {state}{mark}  supported {c['supported']}, faked {c['faked']}, "
             f"stubbed {c['stubbable']}, missing {c['missing']}"
+            + (f" ({c['imported_only']} of them only imported, never called)" if c["imported_only"] else "")
         )
         lines.extend(f"  - {b}" for b in t["blockers"][:5])
         if len(t["blockers"]) > 5:

@@ -92,10 +92,6 @@ class _HashingReader(io.RawIOBase):
         self.count += n
         return n
 
-    def drain(self) -> None:
-        while self._raw.read(1 << 20):
-            pass
-
     def drain_hashed(self) -> None:
         buf = bytearray(1 << 20)
         while self.readinto(buf):

@@ -113,7 +113,7 @@ def _syscall_items(ctx: _Context, target: str, depends: dict[str, tuple[str, ...
         if name in PROCESS_SYSCALLS or name in ("clone", "clone3"):
             dep = depends.get("process.exec" if name.startswith("exec") else "process.fork")
             if dep:
-                rule = "process-model:clone-without-CLONE_VM" if name.startswith("clone") else "process-model"
+                rule = "process-model:clone-new-process" if name.startswith("clone") else "process-model"
                 items.append(ItemVerdict(f"syscall:{name}", "missing", (*dep, *ev), rule))
                 continue
             if support == "supported":  # clone for threads only

@@ -429,6 +429,9 @@ def _grammar_text() -> str:
 
 @functools.cache
 def _parser() -> Any:
+    from transpile.syntax.grammars import import_lark
+
+    import_lark()  # before shell_lark imports lark
     from transpile.passes import shell_lark
 
     return shell_lark.build(_grammar_text())
@@ -624,6 +627,9 @@ def analyze(source: str) -> ShellScript:
     plain = _plain_command(source)
     if plain is not None:
         return plain
+    from transpile.syntax.grammars import import_lark
+
+    import_lark()
     from lark.exceptions import LarkError
 
     try:

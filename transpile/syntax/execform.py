@@ -13,6 +13,7 @@ BuildKit gives the text to Go's ``json.Unmarshal`` into ``[]any``. Three outcome
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -81,15 +82,35 @@ def _number_overflows(text: str) -> bool:
     return math.isinf(float(text))
 
 
+# The grammar's STRING terminal and %ignore'd whitespace, for the common case below.
+_STRING = r'"(?:[^"\\\x00-\x1f]|\\["\\/bfnrt]|\\u[0-9a-fA-F]{4})*"'
+_WS = "[ \t\n\r]*"
+_STRING_ARRAY = re.compile(rf"\[{_WS}(?:{_STRING}(?:{_WS},{_WS}{_STRING})*{_WS})?\]")
+_STRING_TOKEN = re.compile(_STRING)
+
+
 def parse_exec_form(rest: str) -> ExecForm:
     """Classify an instruction's argument text; ``rest`` is already TrimSpace'd by the caller."""
     text = trim_left_space(rest)
     if not text.startswith("["):
         return NOT_JSON
+    # Nearly every exec form is a flat array of strings: the grammar's `top` production with
+    # STRING values only, matched here without the LALR parse (anything after the "]" is the
+    # grammar's _TRAILING). Everything else goes to the grammar. tests/syntax checks that both
+    # agree.
+    flat = _STRING_ARRAY.match(text)
+    if flat is not None:
+        return ExecForm(tuple(decode_string(s) for s in _STRING_TOKEN.findall(text, 0, flat.end())))
+    return parse_exec_form_lark(text, rest)
+
+
+def parse_exec_form_lark(text: str, rest: str) -> ExecForm:
+    """``text``: ``rest`` with its leading space trimmed, starting with "["."""
+    from transpile.syntax.grammars import exec_form_parser, import_lark
+
+    import_lark()
     from lark import Token, Tree
     from lark.exceptions import LarkError
-
-    from transpile.syntax.grammars import exec_form_parser
 
     try:
         tree = exec_form_parser().parse(text)

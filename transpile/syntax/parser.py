@@ -177,11 +177,51 @@ def _split_command(line: str) -> tuple[str, tuple[str, ...], str, int]:
         # No flags: the grammar's `KEYWORD _CMDSEP ARGS` production, without the parser round
         # trip (most lines; the LALR parse costs ~100 us a line, which matters for huge files).
         return trimmed[: head.start()], (), rest, lead + len(trimmed) - len(rest)
+    plain = _split_plain_flags(trimmed, len(trimmed) - len(rest)) if trimmed.isascii() else None
+    if plain is not None:
+        flags, args_pos = plain
+        args_text = trimmed[args_pos:]
+        skipped = len(args_text) - len(golike.trim_left_space(args_text))
+        return trimmed[: head.start()], flags, golike.trim_space(args_text), lead + args_pos + skipped
+    return _split_command_lark(trimmed, lead)
+
+
+# A flag word without quotes or escapes (ASCII lines only: there the byte view is the text).
+_PLAIN_FLAG = re.compile(r"--[^\t\n\v\f\r '\"\\]*")
+_ASCII_SPACE = re.compile(r"[\t\n\v\f\r ]*")
+
+
+def _split_plain_flags(trimmed: str, pos: int) -> tuple[tuple[str, ...], int] | None:
+    """The grammar's FLAG* ARGS? tail for the common case, without the LALR parse: (flags,
+    offset of the arguments in ``trimmed``), or None when a flag word has quotes or escapes
+    (then the grammar decides). tests/syntax checks this against the grammar."""
+    flags: list[str] = []
+    n = len(trimmed)
+    while pos < n:
+        if not trimmed.startswith("--", pos):
+            return tuple(flags), pos  # the ARGS token starts here
+        word = _PLAIN_FLAG.match(trimmed, pos)
+        assert word is not None  # it matches any "--"
+        end = word.end()
+        if end < n and trimmed[end] not in " \t\n\v\f\r":
+            return None
+        if end - pos == 2:
+            return tuple(flags), end  # a bare `--` ends the flags
+        flags.append(trimmed[pos:end])
+        space = _ASCII_SPACE.match(trimmed, end)
+        assert space is not None  # `*`: it always matches
+        pos = space.end()
+    return tuple(flags), n
+
+
+def _split_command_lark(trimmed: str, lead: int) -> tuple[str, tuple[str, ...], str, int]:
+    """The head of a line with flags, read by ``grammar/instruction.lark``."""
     view = golike.to_byte_view(trimmed)
+    from transpile.syntax.grammars import import_lark, instruction_parser
+
+    import_lark()
     from lark import Token
     from lark.exceptions import LarkError
-
-    from transpile.syntax.grammars import instruction_parser
 
     try:
         tree = instruction_parser().parse(view)
