@@ -4,13 +4,14 @@ Imports of the heavy modules happen inside the handlers so that ``dockuni check`
 
 Exit codes (docs/user-guide.md): 0 success / clean, 1 findings at or above the threshold or a
 conversion that fell back / failed verification, 2 usage or input error, 3 a needed component
-(the Docker engine, strace, QEMU) is not available.
+(the Docker engine, strace, QEMU) is not available, 4 an internal error (a bug: please report it).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Sequence
 from typing import Any
@@ -22,6 +23,7 @@ EXIT_OK = 0
 EXIT_FINDINGS = 1
 EXIT_USAGE = 2
 EXIT_ENVIRONMENT = 3
+EXIT_INTERNAL = 4
 
 
 def _add_image_source(p: argparse.ArgumentParser, *, required: bool) -> None:
@@ -389,6 +391,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return EXIT_OK
+    except Exception as exc:  # a bug of ours: one line for the user, the traceback only on request
+        if os.environ.get("DOCKUNI_DEBUG"):
+            raise
+        sys.stderr.write(
+            f"dockuni: internal error: {type(exc).__name__}: {exc} (DOCKUNI_DEBUG=1 shows the traceback)\n"
+        )
+        return EXIT_INTERNAL
 
 
 if __name__ == "__main__":

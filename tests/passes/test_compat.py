@@ -188,6 +188,14 @@ def test_other_architecture_blocks_everything() -> None:
     assert not any(v.ok for v in vs.values())
 
 
+def test_missing_library_blocks_every_target() -> None:
+    # the closure pass's wording for a DT_NEEDED entry the loader would not find
+    gone = "libgone.so (needed by /app): not found in /lib/x86_64-linux-gnu, /usr/lib/x86_64-linux-gnu"
+    vs = _verdicts(replace(STATIC, missing_libraries=(gone,)), _trace((MAIN,)))
+    assert not any(v.ok for v in vs.values())
+    assert vs["microvm"].blockers == (f"library:libgone.so: {gone} [loader:DT_NEEDED]",)
+
+
 def test_non_root_user_is_faked_on_unikernels() -> None:
     vs = _verdicts(replace(STATIC, user="www-data", user_span="Dockerfile:4:1"), _trace((MAIN,)))
     item = next(it for it in vs["nanos"].items if it.item == "config:user")

@@ -232,6 +232,9 @@ def _binary_items(ctx: _Context, target: str) -> list[ItemVerdict]:
                 "unikraft:app-elfloader-needs-PIE",
             )
         )
+    # the loader refuses to start a program whose DT_NEEDED closure is incomplete, on every target
+    for lib in static.missing_libraries:
+        items.append(ItemVerdict(f"library:{lib.split(' ', 1)[0]}", "missing", (lib,), "loader:DT_NEEDED"))
     for step in static.chain:
         if step.kind in ("missing", "not-executable"):
             items.append(

@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from transpile.syntax.golike import trim_left_space
 
@@ -101,11 +101,54 @@ def parse_exec_form(rest: str) -> ExecForm:
     flat = _STRING_ARRAY.match(text)
     if flat is not None:
         return ExecForm(tuple(decode_string(s) for s in _STRING_TOKEN.findall(text, 0, flat.end())))
-    return parse_exec_form_lark(text, rest)
+    return _classify_other(text, rest)
+
+
+class _Reject(ValueError):
+    pass
+
+
+def _reject_constant(name: str) -> Any:
+    raise _Reject(name)  # NaN, Infinity, -Infinity: Python's json takes them, RFC 8259 does not
+
+
+def _check_number(text: str) -> Any:
+    if _number_overflows(text):
+        raise _Overflow(text)
+    return None
+
+
+class _Overflow(ValueError):
+    pass
+
+
+def _classify_other(text: str, rest: str) -> ExecForm:
+    """Anything but a flat array of strings. Python's ``json`` reads one RFC 8259 value with the
+    grammar's whitespace and number syntax (trailing text left alone, as _TRAILING), so it accepts
+    and rejects what the grammar does once NaN/Infinity are refused; then the rest of
+    ``parse_exec_form_lark``'s verdict follows from the value. Only nesting deeper than Python's
+    recursion limit still goes to the grammar. tests/syntax holds this to the grammar."""
+    import json
+
+    decoder = json.JSONDecoder(
+        parse_constant=_reject_constant, parse_float=_check_number, parse_int=_check_number
+    )
+    try:
+        value, _ = decoder.raw_decode(text)
+    except _Overflow:
+        return NOT_JSON  # Go's decoder fails on a number beyond float64, wherever it is
+    except (json.JSONDecodeError, _Reject):
+        return NOT_JSON
+    except RecursionError:
+        return parse_exec_form_lark(text, rest)
+    if all(isinstance(v, str) for v in value):  # pragma: no cover - _STRING_ARRAY's shape
+        return parse_exec_form_lark(text, rest)
+    return ExecForm(None, NOT_STRING_ARRAY, len(rest) - len(text))
 
 
 def parse_exec_form_lark(text: str, rest: str) -> ExecForm:
-    """``text``: ``rest`` with its leading space trimmed, starting with "["."""
+    """``grammar/exec_form.lark``'s verdict; ``text``: ``rest`` with its leading space trimmed,
+    starting with "[". The reference the shortcuts above are tested against."""
     from transpile.syntax.grammars import exec_form_parser, import_lark
 
     import_lark()

@@ -177,45 +177,65 @@ def _split_command(line: str) -> tuple[str, tuple[str, ...], str, int]:
         # No flags: the grammar's `KEYWORD _CMDSEP ARGS` production, without the parser round
         # trip (most lines; the LALR parse costs ~100 us a line, which matters for huge files).
         return trimmed[: head.start()], (), rest, lead + len(trimmed) - len(rest)
-    plain = _split_plain_flags(trimmed, len(trimmed) - len(rest)) if trimmed.isascii() else None
-    if plain is not None:
-        flags, args_pos = plain
-        args_text = trimmed[args_pos:]
-        skipped = len(args_text) - len(golike.trim_left_space(args_text))
-        return trimmed[: head.start()], flags, golike.trim_space(args_text), lead + args_pos + skipped
-    return _split_command_lark(trimmed, lead)
+    return _split_flags(trimmed, lead)
 
 
-# A flag word without quotes or escapes (ASCII lines only: there the byte view is the text).
-_PLAIN_FLAG = re.compile(r"--[^\t\n\v\f\r '\"\\]*")
-_ASCII_SPACE = re.compile(r"[\t\n\v\f\r ]*")
+# instruction.lark's terminals after the keyword's separator, for _split_flags. Its FLAG and
+# _SPACE are copied verbatim; ARGS is "whatever else starts here, to the end of the line".
+_FLAG = re.compile(
+    r"""--(?:[^\t\n\v\f\r \x85\xa0'"\\]|\\[\s\S]?"""
+    r"""|"(?:[^"\\]|\\[\s\S]?)*"?|'(?:[^'\\]|\\[\s\S]?)*'?)*"""
+)
+_SPACE = re.compile(r"[\t\n\v\f\r \x85\xa0]+")
 
 
-def _split_plain_flags(trimmed: str, pos: int) -> tuple[tuple[str, ...], int] | None:
-    """The grammar's FLAG* ARGS? tail for the common case, without the LALR parse: (flags,
-    offset of the arguments in ``trimmed``), or None when a flag word has quotes or escapes
-    (then the grammar decides). tests/syntax checks this against the grammar."""
+def _split_flags(trimmed: str, lead: int) -> tuple[str, tuple[str, ...], str, int]:
+    """A line whose arguments start with ``--``, tokenized as ``grammar/instruction.lark`` does
+    (``_split_command_lark``) without building and running lark's parser for it.
+
+    After the keyword and its separator, the grammar's contextual lexer can only meet FLAG,
+    ARGS or _SPACE, and the three start with different bytes ("--", any other non-space byte,
+    a space byte), so at each position exactly one of them applies, with its own greedy match.
+    tests/syntax holds this to the grammar.
+    """
+    view = golike.to_byte_view(trimmed)
+    sep = golike.RE_WHITESPACE.search(view)
+    assert sep is not None  # the caller found the keyword's separator
     flags: list[str] = []
-    n = len(trimmed)
+    pos, n = sep.end(), len(view)
+    args_pos = n
     while pos < n:
-        if not trimmed.startswith("--", pos):
-            return tuple(flags), pos  # the ARGS token starts here
-        word = _PLAIN_FLAG.match(trimmed, pos)
-        assert word is not None  # it matches any "--"
-        end = word.end()
-        if end < n and trimmed[end] not in " \t\n\v\f\r":
-            return None
-        if end - pos == 2:
-            return tuple(flags), end  # a bare `--` ends the flags
-        flags.append(trimmed[pos:end])
-        space = _ASCII_SPACE.match(trimmed, end)
-        assert space is not None  # `*`: it always matches
-        pos = space.end()
-    return tuple(flags), n
+        space = _SPACE.match(view, pos)
+        if space is not None:
+            pos = space.end()
+            continue
+        if not view.startswith("--", pos):
+            args_pos = pos  # ARGS: the rest of the line
+            break
+        flag = _FLAG.match(view, pos)
+        assert flag is not None  # it matches any "--"
+        pos = flag.end()
+        word = _flag_word(flag.group())
+        if word == "--":
+            args_pos = pos  # `--` ends the flags; the arguments are whatever follows it.
+            break
+        flags.append(word)
+    return _split_result(golike.from_byte_view(view[: sep.start()]), flags, view, args_pos, lead)
+
+
+def _split_result(
+    cmd: str, flags: list[str], view: str, args_pos: int, lead: int
+) -> tuple[str, tuple[str, ...], str, int]:
+    args_view = view[args_pos:]
+    args = golike.trim_space(golike.from_byte_view(args_view))
+    skipped = len(args_view) - len(golike.trim_left_space(args_view))
+    offset = lead + len(golike.from_byte_view(view[: args_pos + skipped]))
+    return cmd, tuple(flags), args, offset
 
 
 def _split_command_lark(trimmed: str, lead: int) -> tuple[str, tuple[str, ...], str, int]:
-    """The head of a line with flags, read by ``grammar/instruction.lark``."""
+    """The head of a line with flags, read by ``grammar/instruction.lark``: the reference that
+    tests/syntax holds ``_split_flags`` to (``dockuni check`` itself does not load lark for it)."""
     view = golike.to_byte_view(trimmed)
     from transpile.syntax.grammars import import_lark, instruction_parser
 
@@ -241,11 +261,7 @@ def _split_command_lark(trimmed: str, lead: int) -> tuple[str, tuple[str, ...], 
             args_pos = tok.end_pos or len(view)
             break
         flags.append(word)
-    args_view = view[args_pos:]
-    args = golike.trim_space(golike.from_byte_view(args_view))
-    skipped = len(args_view) - len(golike.trim_left_space(args_view))
-    offset = lead + len(golike.from_byte_view(view[: args_pos + skipped]))
-    return cmd, tuple(flags), args, offset
+    return _split_result(cmd, flags, view, args_pos, lead)
 
 
 def _flag_word(tok: str) -> str:
