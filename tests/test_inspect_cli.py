@@ -89,3 +89,17 @@ def test_inspect_bad_input(tmp_path: Path, make: Callable[[Path], Path], code: i
 def test_inspect_without_engine_is_exit_3(tmp_path: Path) -> None:
     proc = _dockuni("inspect", "--image", "x", env={"DOCKER_HOST": f"unix://{tmp_path}/none.sock"})
     assert proc.returncode == 3 and "Docker engine" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_inspect_build_reports_config_the_dockerfile_does_not_show(
+    docker_client: object, tmp_path: Path
+) -> None:
+    # The base image's CMD is inherited: the built image runs /bin/bash although the Dockerfile names no
+    # command, which DU901 points out (the base image is made by `docker import -c 'CMD ["/bin/bash"]'`).
+    (tmp_path / "Dockerfile").write_text("FROM dockuni-test/debian:bookworm\nENV GREETING=hi\n")
+    proc = _dockuni("inspect", "--build", str(tmp_path / "Dockerfile"), "--format", "json")
+    assert proc.returncode == 0, proc.stderr
+    doc = json.loads(proc.stdout)
+    du901 = [f for f in doc["findings"] if f["rule"] == "DU901"]
+    assert du901, doc["findings"]
+    assert any("/bin/bash" in f["message"] + f["evidence"] for f in du901), du901

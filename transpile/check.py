@@ -184,6 +184,71 @@ def run_check(paths: Sequence[str], options: CheckOptions) -> CheckResult:
         bad = sorted(config.ignore - known)
         if bad:
             raise DockuniError(f"ignore: unknown rule {bad[0]}", config.path or "-")
+    return CheckResult(tuple(_check_all(paths, options, rules, config)), rules)
+
+
+# Below this many files a second process costs more (fork, pickling the results) than it saves.
+PARALLEL_MIN_FILES = 64
+
+
+def _check_all(
+    paths: Sequence[str], options: CheckOptions, rules: Sequence[Rule], config: Config | None
+) -> list[FileResult]:
+    """Every file's result, in order. A large batch is split with one forked child process, as
+    hadolint spreads a batch over the cores: checking a file is pure, so the halves are
+    independent. Any trouble with the child (no fork, a crash, unreadable results) only means
+    its half is checked here instead."""
+    if len(paths) < PARALLEL_MIN_FILES or (os.cpu_count() or 1) < 2 or not hasattr(os, "fork"):
+        return _check_all_here(paths, options, rules, config)
+    import pickle
+
+    # Load what every file needs before forking, so that the child does not load it again.
+    from transpile.passes import lower, shell  # noqa: F401
+    from transpile.syntax import loader, parser  # noqa: F401
+
+    shell.analyze("true && true")  # the shell tables
+    half = len(paths) // 2
+    head, tail = paths[:half], paths[half:]
+    try:
+        read_fd, write_fd = os.pipe()
+    except OSError:
+        return _check_all_here(paths, options, rules, config)
+    try:
+        pid = os.fork()
+    except OSError:
+        os.close(read_fd)
+        os.close(write_fd)
+        return _check_all_here(paths, options, rules, config)
+    if pid == 0:  # the child: check the tail, send the results, leave without any cleanup
+        code = 1
+        try:
+            os.close(read_fd)
+            data = pickle.dumps(_check_all_here(tail, options, rules, config), pickle.HIGHEST_PROTOCOL)
+            with os.fdopen(write_fd, "wb") as out:
+                out.write(data)
+            code = 0
+        finally:
+            os._exit(code)
+    os.close(write_fd)
+    results = _check_all_here(head, options, rules, config)
+    with os.fdopen(read_fd, "rb") as inp:
+        data = inp.read()
+    _, status = os.waitpid(pid, 0)
+    rest: list[FileResult] | None = None
+    if status == 0:
+        try:
+            loaded = pickle.loads(data)
+        except Exception:
+            loaded = None
+        if isinstance(loaded, list) and len(loaded) == len(tail):
+            rest = loaded
+    if rest is None:
+        rest = _check_all_here(tail, options, rules, config)
+    return results + rest
+
+
+def _check_all_here(
+    paths: Sequence[str], options: CheckOptions, rules: Sequence[Rule], config: Config | None
+) -> list[FileResult]:
     found: dict[str, Config] = {}
-    results = [check_file(path, options, rules, config, found) for path in paths]
-    return CheckResult(tuple(results), rules)
+    return [check_file(path, options, rules, config, found) for path in paths]

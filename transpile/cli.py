@@ -195,8 +195,13 @@ def _cmd_inspect(args: argparse.Namespace) -> int:
     from transpile.image.sources import acquire, source_from_args
     from transpile.passes.inspect import inspect_image
 
+    dockerfile = None
+    if args.build:  # built here: the Dockerfile's own runtime config can be compared with the image's
+        from transpile.pipeline import load_dockerfile
+
+        dockerfile, _, _ = load_dockerfile(args.build, _build_args(args.build_arg))
     with acquire(source_from_args(args)) as img:
-        facts = inspect_image(img)
+        facts = inspect_image(img, dockerfile)
     if args.format == "json":
         _print_json(facts.to_json())
     else:

@@ -29,6 +29,7 @@ from transpile.image.model import ImageConfig
 from transpile.ir import TARGETS, Dockerfile, Finding
 from transpile.passes import facilities as fac
 from transpile.sandbox.facts import TraceFacts
+from transpile.syntax.ast import ParsedFile
 from transpile.targets.base import ConversionFacts, Recipe, TargetVerdict
 
 EXIT_OK = 0
@@ -105,18 +106,24 @@ def parse_targets(spec: str) -> tuple[str, ...]:
 # --- static part ----------------------------------------------------------------------------------------
 
 
-def _parse_and_check(path: str, build_args: Mapping[str, str]) -> tuple[Dockerfile, tuple[Finding, ...]]:
-    """Parse and lower the Dockerfile (errors raise) and run the static rules with the file's config."""
-    from transpile.check import check_parsed
-    from transpile.config import find_config
+def load_dockerfile(path: str, build_args: Mapping[str, str]) -> tuple[Dockerfile, ParsedFile, str]:
+    """Read, parse and lower a Dockerfile (errors raise DockuniError with file:line:col)."""
     from transpile.passes.lower import lower
-    from transpile.rules.registry import all_rules
     from transpile.syntax.loader import read_text
     from transpile.syntax.parser import parse_text
 
     text = read_text(path)
     parsed = parse_text(text, path)
-    df = lower(parsed, build_args, source=text)
+    return lower(parsed, build_args, source=text), parsed, text
+
+
+def _parse_and_check(path: str, build_args: Mapping[str, str]) -> tuple[Dockerfile, tuple[Finding, ...]]:
+    """Parse and lower the Dockerfile (errors raise) and run the static rules with the file's config."""
+    from transpile.check import check_parsed
+    from transpile.config import find_config
+    from transpile.rules.registry import all_rules
+
+    df, parsed, text = load_dockerfile(path, build_args)
     config = find_config(Path(path).absolute().parent)
     findings = check_parsed(parsed, text, config, all_rules(), build_args=build_args)
     return df, findings

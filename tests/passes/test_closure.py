@@ -194,6 +194,8 @@ def test_ld_so_conf_fallback_and_missing_program(tmp_path: Path, images: dict[st
     (root / "etc/ld.so.conf.d").mkdir(parents=True)
     (root / "etc/ld.so.conf").write_text("include /etc/ld.so.conf.d/*.conf\n")
     (root / "etc/ld.so.conf.d/app.conf").write_text("# app libraries\n/opt/app\n")
+    # Debian's own conf names a default dir too: libc found there is a default hit, not an ld.so.conf one
+    (root / "etc/ld.so.conf.d/x86_64-linux-gnu.conf").write_text("/lib/x86_64-linux-gnu\n")
     closure = compute_closure(root, "/opt/app/cached", {})
     assert closure.cache == "ld.so.conf"
     assert {(lib.name, lib.via) for lib in closure.libraries} == {

@@ -247,7 +247,10 @@ class _Resolver:
                 if ref is not None:
                     return ref, "ld.so.cache", searched
         elif not req.facts.nodeflib:
-            hit = self.probe(list(self.conf_dirs), name, searched)
+            # a conf dir that is also a default dir is searched by the loader anyway: leave it to the
+            # default search so that only real ld.so.conf-only hits are marked (and warned about)
+            extra_dirs = [d for d in self.conf_dirs if d not in self.default_dirs]
+            hit = self.probe(extra_dirs, name, searched)
             if hit:
                 return hit, "ld.so.conf", searched
         if req.facts.nodeflib:

@@ -32,8 +32,7 @@ def read_text(path: str) -> str:
             raise DockuniError("not a regular file", path)
         if st.st_size > MAX_FILE_BYTES:
             raise DockuniError(f"file is larger than the {MAX_FILE_BYTES} byte limit", path)
-        with os.fdopen(fd, "rb", closefd=False) as fh:
-            data = fh.read(MAX_FILE_BYTES + 1)
+        data = _read_bounded(fd, st.st_size)
     except OSError as exc:
         raise DockuniError(f"cannot read: {exc.strerror or exc}", path) from None
     finally:
@@ -41,6 +40,27 @@ def read_text(path: str) -> str:
     if len(data) > MAX_FILE_BYTES:
         raise DockuniError(f"file is larger than the {MAX_FILE_BYTES} byte limit", path)
     return decode(data, path)
+
+
+def _read_bounded(fd: int, size_hint: int) -> bytes:
+    """Up to MAX_FILE_BYTES + 1 bytes, to the end of the file.
+
+    The first read asks for the size fstat reported plus one, not for the limit: a buffered
+    ``read(limit)`` allocates the whole 16 MiB up front, which cost more than the parse of a
+    small Dockerfile. Later reads pick up a file that grew in between, still within the limit.
+    """
+    limit = MAX_FILE_BYTES + 1
+    chunks: list[bytes] = []
+    total = 0
+    want = min(size_hint, MAX_FILE_BYTES) + 1
+    while total < limit:
+        chunk = os.read(fd, min(want, limit - total))
+        if not chunk:
+            break
+        chunks.append(chunk)
+        total += len(chunk)
+        want = 1 << 16
+    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 
 def decode(data: bytes, path: str) -> str:
