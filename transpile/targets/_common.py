@@ -268,6 +268,14 @@ def verdict_notes(facts: ConversionFacts, target: str) -> tuple[str, ...]:
     return tuple(f"blocker: {b}" for b in v.blockers) or (f"{target} verdict: not supported",)
 
 
+def dropped_user_note(facts: ConversionFacts, kernel: str) -> tuple[str, ...]:
+    """Single-user kernels run everything as one identity: say that the image's USER is not kept."""
+    user = facts.config.user
+    if user and user not in ("0", "root", "0:0"):
+        return (f"{kernel} has no users: USER {user} is dropped",)
+    return ()
+
+
 def yaml_str(value: str) -> str:
     """A YAML double-quoted scalar: JSON's string syntax is a subset of it."""
     return json.dumps(value, ensure_ascii=False)

@@ -101,9 +101,7 @@ def emit(facts: ConversionFacts) -> Recipe:
         ),
     }
     notes = list(c.verdict_notes(facts, "nanos")) + list(rewrite_notes)
-    user = facts.config.user
-    if user and user not in ("0", "root", "0:0"):
-        notes.append(f"Nanos has no users: USER {user} is dropped")
+    notes.extend(c.dropped_user_note(facts, "Nanos"))
     if facts.config.volumes:
         notes.append("VOLUME paths are ops Mounts from ./volumes (create those directories first)")
     ports = " ".join(f"-p {p}" for p, t in c.listening_ports(facts) if t == "tcp")

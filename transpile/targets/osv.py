@@ -62,9 +62,7 @@ def emit(facts: ConversionFacts) -> Recipe:
         "assemble.sh": c.assemble_script(facts.image_reference, "rootfs", what="the OSv module's rootfs/"),
     }
     notes = list(c.verdict_notes(facts, "osv")) + list(rewrite_notes)
-    user = facts.config.user
-    if user and user not in ("0", "root", "0:0"):
-        notes.append(f"OSv has no users: USER {user} is dropped")
+    notes.extend(c.dropped_user_note(facts, "OSv"))
     if facts.config.volumes:
         notes.append("VOLUME paths are not mounted: OSv's image filesystem holds them")
     # run.py's --forward takes a QEMU user-network rule.
