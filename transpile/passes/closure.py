@@ -219,12 +219,9 @@ class _Resolver:
         if self.musl:
             return self._find_musl(name, req, searched)
         if not req.facts.runpath:
-            chain: _Obj | None = req
-            while chain is not None:
-                hit = self.probe(self.rpath_dirs(chain), name, searched)
-                if hit:
-                    return hit, "rpath", searched
-                chain = chain.loader
+            hit = self._probe_rpaths(req, name, searched)
+            if hit:
+                return hit, "rpath", searched
         hit = self.probe(self.ld_library_path, name, searched)
         if hit:
             return hit, "ld_library_path", searched
@@ -259,17 +256,25 @@ class _Resolver:
         return hit, "default", searched
 
     def _find_musl(self, name: str, req: _Obj, searched: list[str]) -> tuple[FileRef | None, str, list[str]]:
+        # musl: LD_LIBRARY_PATH comes before the RPATHs, and RUNPATH is treated as RPATH
         hit = self.probe(self.ld_library_path, name, searched)
         if hit:
             return hit, "ld_library_path", searched
+        hit = self._probe_rpaths(req, name, searched)
+        if hit:
+            return hit, "rpath", searched
+        hit = self.probe(list(self.musl_dirs), name, searched)
+        return hit, "musl-path", searched
+
+    def _probe_rpaths(self, req: _Obj, name: str, searched: list[str]) -> FileRef | None:
+        """The object's RPATH, then each loader's up the chain that loaded it."""
         chain: _Obj | None = req
         while chain is not None:
             hit = self.probe(self.rpath_dirs(chain), name, searched)
             if hit:
-                return hit, "rpath", searched
+                return hit
             chain = chain.loader
-        hit = self.probe(list(self.musl_dirs), name, searched)
-        return hit, "musl-path", searched
+        return None
 
 
 def _origin(rootfs: Path, ref: FileRef, main: bool) -> str:
