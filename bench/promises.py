@@ -30,6 +30,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.benchdoc import write_section  # noqa: E402
 from tests import engine  # noqa: E402  (fixture images, built with the real engine)
 from transpile.targets import kconfig, microvm, qemu  # noqa: E402
 from transpile.targets.base import ConversionFacts  # noqa: E402
@@ -296,19 +297,6 @@ def render(results: list[AppResult], kernel: dict[str, Any], stock_enabled: int,
     return "\n".join(lines) + "\n"
 
 
-def write_section(doc: Path, section: str) -> None:
-    text = doc.read_text() if doc.exists() else "# Benchmarks\n\n"
-    start = text.find(SECTION)
-    if start == -1:
-        text = text.rstrip("\n") + "\n\n" + section
-    else:
-        nxt = text.find("\n## ", start + len(SECTION))
-        text = text[:start] + section + (text[nxt + 1 :] if nxt != -1 else "")
-    tmp = doc.with_name(f".{doc.name}.tmp")
-    tmp.write_text(text)
-    tmp.replace(doc)
-
-
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--write", metavar="MD", help="replace the promises section of this markdown file")
@@ -354,7 +342,7 @@ def main(argv: list[str] | None = None) -> int:
             )
         )
         if args.write:
-            write_section(Path(args.write), section)
+            write_section(SECTION, section, Path(args.write))
     finally:
         if not args.work:
             shutil.rmtree(work, ignore_errors=True)

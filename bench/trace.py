@@ -25,6 +25,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.benchdoc import write_section  # noqa: E402
 from tests import engine  # noqa: E402  (fixture images, built with the real engine)
 from transpile.image import ImageSource, acquire  # noqa: E402
 from transpile.sandbox import TraceOptions, run_trace  # noqa: E402
@@ -43,29 +44,6 @@ def load_seconds(rootfs: Path, config: object, requests: int, traced: bool) -> f
             f"load probe failed ({'traced' if traced else 'untraced'}): {facts.probes} {facts.findings}"
         )
     return float(load[0]["seconds"])
-
-
-def write_section(text: str) -> None:
-    old = DOCS.read_text() if DOCS.exists() else "# Benchmarks\n"
-    out: list[str] = []
-    skipping = replaced = False
-    for line in old.splitlines(keepends=True):
-        if line.startswith("## "):
-            if line.strip() == SECTION:
-                skipping, replaced = True, True
-                out.append(text)
-                continue
-            skipping = False
-        if not skipping:
-            out.append(line)
-    if not replaced:
-        if out and not out[-1].endswith("\n"):
-            out.append("\n")
-        out.append("\n" + text)
-    fd, tmp = tempfile.mkstemp(dir=DOCS.parent, prefix=".benchmarks.", suffix=".md")
-    with os.fdopen(fd, "w") as fh:
-        fh.write("".join(out))
-    os.replace(tmp, DOCS)
 
 
 def main() -> int:
@@ -132,7 +110,7 @@ def main() -> int:
             f"The difference between the first two rows ({unpack:.1f} s) is mostly unpacking the image's\n"
             "layers (`transpile.image`), which is bound by the disk here.\n\n"
         )
-        write_section(section)
+        write_section(SECTION, section)
     return 0
 
 

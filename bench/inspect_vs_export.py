@@ -7,7 +7,7 @@ image, `docker export` piped into `tar -x` into a fresh directory, and removing 
 the full root filesystem to the same disk. Results go to the `## dockuni inspect vs docker export`
 section of docs/benchmarks.md (other sections are kept).
 
-Usage: python3 bench/inspect.py [--repeat 3] [--no-write]
+Usage: python3 bench/inspect_vs_export.py [--repeat 3] [--no-write]
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.benchdoc import write_section  # noqa: E402
 from tests import engine  # noqa: E402  (fixture images, built with the real engine)
 
 SECTION = "## dockuni inspect vs docker export"
@@ -56,20 +57,6 @@ def _time_export(tag: str, work: Path) -> float:
     return time.monotonic() - start
 
 
-def _write(section: str) -> None:
-    path = ROOT / "docs" / "benchmarks.md"
-    text = path.read_text() if path.exists() else "# Benchmarks\n"
-    if SECTION in text:
-        head, _, rest = text.partition(SECTION)
-        nxt = rest.find("\n## ")
-        text = head + section + (rest[nxt + 1 :] if nxt >= 0 else "")
-    else:
-        text = text.rstrip("\n") + "\n\n" + section
-    tmp = path.with_suffix(".md.tmp")
-    tmp.write_text(text)
-    tmp.replace(path)
-
-
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeat", type=int, default=3)
@@ -96,7 +83,7 @@ def main() -> int:
         "`dockuni inspect --archive TAR --format json` process "
         "(safe unpack of every layer, entrypoint, ELF facts, closure, clean-up). docker: `docker create`, "
         "`docker export | tar -x` into a fresh directory, `docker rm`, directory removed.\n\n"
-        "```\npython3 bench/inspect.py --repeat 3\n```\n\n"
+        "```\npython3 bench/inspect_vs_export.py --repeat 3\n```\n\n"
         "| measure | median | min |\n| --- | --- | --- |\n"
         f"| `dockuni inspect --archive` | {mo:.2f} s | {min(ours):.2f} s |\n"
         f"| `docker export` + `tar -x` | {mt:.2f} s | {min(theirs):.2f} s |\n"
@@ -104,7 +91,7 @@ def main() -> int:
     )
     print(section)
     if not args.no_write:
-        _write(section)
+        write_section(SECTION, section)
     return 0
 
 
