@@ -68,8 +68,6 @@ def timed(cmd: list[str], cwd: Path) -> tuple[float, float, int]:
     return time.perf_counter() - start, _child_cpu() - cpu, proc.returncode
 
 
-# A NamedTuple, not a dataclass: run as a script, bench/ is first on sys.path and its inspect.py
-# would shadow the standard library module that dataclasses needs.
 class Timing(NamedTuple):
     wall_min: float
     wall_median: float

@@ -55,11 +55,13 @@ class SimpleCommand:
     in_pipeline: bool = False
     in_substitution: bool = False  # inside $(...) or `...`
 
-    @property
+    # Cached (analyze() shares its results between rules, which ask again and again); a
+    # cached_property writes the instance __dict__ directly, which a frozen dataclass allows.
+    @functools.cached_property
     def argv(self) -> tuple[str, ...]:
         return tuple(w.text for w in self.words)
 
-    @property
+    @functools.cached_property
     def program(self) -> str:
         """Basename of the program actually run, after wrappers such as ``exec`` or ``nohup``."""
         argv, _ = unwrap(self.argv)
