@@ -22,7 +22,10 @@ from pathlib import Path
 from typing import NamedTuple
 
 ROOT = Path(__file__).resolve().parents[1]
-DOCS = ROOT / "docs" / "benchmarks.md"
+sys.path.insert(0, str(ROOT))
+
+from bench.benchdoc import DOCS, write_section  # noqa: E402
+
 SECTION = "## dockuni check vs hadolint"
 
 
@@ -81,33 +84,6 @@ def best_of(cmd: list[str], cwd: Path, repeat: int) -> Timing:
     runs = [timed(cmd, cwd) for _ in range(repeat)]
     walls = [w for w, _, _ in runs]
     return Timing(min(walls), statistics.median(walls), min(c for _, c, _ in runs), runs[-1][2])
-
-
-def write_section(text: str) -> None:
-    current = DOCS.read_text() if DOCS.exists() else "# Benchmarks\n"
-    lines = current.splitlines(keepends=True)
-    out: list[str] = []
-    skipping = False
-    replaced = False
-    for line in lines:
-        if line.startswith("## "):
-            if line.strip() == SECTION:
-                skipping = True
-                replaced = True
-                out.append(text)
-                continue
-            skipping = False
-        if not skipping:
-            out.append(line)
-    if not replaced:
-        if out and not out[-1].endswith("\n"):
-            out.append("\n")
-        out.append("\n" + text)
-    DOCS.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=DOCS.parent, prefix=".benchmarks.", suffix=".md")
-    with os.fdopen(fd, "w") as fh:
-        fh.write("".join(out))
-    os.replace(tmp, DOCS)
 
 
 def main() -> int:
@@ -176,7 +152,7 @@ def main() -> int:
             f"at the end of the run, Python {platform.python_version()}, "
             f"{hadolint_version.stdout.strip() or 'hadolint'}.\n"
         )
-        write_section(section)
+        write_section(SECTION, section)
         print(f"written to {DOCS.relative_to(ROOT)}")
     return 0
 
