@@ -49,7 +49,9 @@ def _add_format(p: argparse.ArgumentParser, choices: Sequence[str], default: str
     )
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The whole command line; with ``only``, just that one subcommand (a faster start-up when the
+    command is already known, with the same parsing and messages for it)."""
     parser = argparse.ArgumentParser(
         prog="dockuni",
         description="Convert Dockerfiles to unikernel recipes, or say exactly why not.",
@@ -57,69 +59,83 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"dockuni {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
-    p = sub.add_parser("parse", help="parse Dockerfiles as BuildKit does and print the AST")
-    p.add_argument("files", nargs="+", metavar="FILE")
-    _add_format(p, ("json", "text"), default="json")
-    p.set_defaults(handler=_cmd_parse)
+    if only in (None, "parse"):
+        p = sub.add_parser("parse", help="parse Dockerfiles as BuildKit does and print the AST")
+        p.add_argument("files", nargs="+", metavar="FILE")
+        _add_format(p, ("json", "text"), default="json")
+        p.set_defaults(handler=_cmd_parse)
 
-    p = sub.add_parser("check", help="static unikernel-compatibility rules (the pre-commit hook)")
-    p.add_argument("files", nargs="+", metavar="FILE")
-    _add_format(p, ("text", "json", "sarif"))
-    p.add_argument("--config", metavar="TOML", help="config file (default: .dockuni.toml or pyproject.toml)")
-    p.add_argument("--ignore", metavar="RULE", action="append", default=[], help="ignore a rule (repeatable)")
-    p.add_argument("--targets", metavar="LIST", help="comma-separated targets to check for")
-    p.add_argument(
-        "--failure-threshold",
-        choices=["error", "warning", "info", "style", "none"],
-        help="lowest severity that makes the exit code 1",
-    )
-    p.add_argument("--no-color", action="store_true", help="never colour the output")
-    p.set_defaults(handler=_cmd_check)
+    if only in (None, "check"):
+        p = sub.add_parser("check", help="static unikernel-compatibility rules (the pre-commit hook)")
+        p.add_argument("files", nargs="+", metavar="FILE")
+        _add_format(p, ("text", "json", "sarif"))
+        p.add_argument(
+            "--config", metavar="TOML", help="config file (default: .dockuni.toml or pyproject.toml)"
+        )
+        p.add_argument(
+            "--ignore", metavar="RULE", action="append", default=[], help="ignore a rule (repeatable)"
+        )
+        p.add_argument("--targets", metavar="LIST", help="comma-separated targets to check for")
+        p.add_argument(
+            "--failure-threshold",
+            choices=["error", "warning", "info", "style", "none"],
+            help="lowest severity that makes the exit code 1",
+        )
+        p.add_argument("--no-color", action="store_true", help="never colour the output")
+        p.set_defaults(handler=_cmd_check)
 
-    p = sub.add_parser("inspect", help="image config, entrypoint chain, ELF facts and library closure")
-    _add_image_source(p, required=True)
-    _add_format(p, ("text", "json"))
-    p.set_defaults(handler=_cmd_inspect)
+    if only in (None, "inspect"):
+        p = sub.add_parser("inspect", help="image config, entrypoint chain, ELF facts and library closure")
+        _add_image_source(p, required=True)
+        _add_format(p, ("text", "json"))
+        p.set_defaults(handler=_cmd_inspect)
 
-    p = sub.add_parser("trace", help="run the entrypoint in a sandbox under a tracer and record its needs")
-    _add_image_source(p, required=True)
-    p.add_argument("--duration", type=float, default=8.0, metavar="S", help="seconds to run (default 8)")
-    p.add_argument(
-        "--probe", action="append", default=[], metavar="CMD", help="command run in the sandbox's network"
-    )
-    p.add_argument("--seccomp", metavar="FILE", help="also write the derived Docker seccomp profile here")
-    _add_format(p, ("text", "json"))
-    p.set_defaults(handler=_cmd_trace)
+    if only in (None, "trace"):
+        p = sub.add_parser(
+            "trace", help="run the entrypoint in a sandbox under a tracer and record its needs"
+        )
+        _add_image_source(p, required=True)
+        p.add_argument("--duration", type=float, default=8.0, metavar="S", help="seconds to run (default 8)")
+        p.add_argument(
+            "--probe", action="append", default=[], metavar="CMD", help="command run in the sandbox's network"
+        )
+        p.add_argument("--seccomp", metavar="FILE", help="also write the derived Docker seccomp profile here")
+        _add_format(p, ("text", "json"))
+        p.set_defaults(handler=_cmd_trace)
 
-    p = sub.add_parser("graph", help="the facility graph of an image (static facts plus a trace)")
-    _add_image_source(p, required=True)
-    p.add_argument("--dockerfile", metavar="FILE", help="the Dockerfile the image was built from")
-    p.add_argument("--trace", metavar="JSON", help="reuse a `dockuni trace --format json` result")
-    p.add_argument("--no-trace", action="store_true", help="static facts only")
-    _add_format(p, ("json", "dot", "svg"), default="json")
-    p.set_defaults(handler=_cmd_graph)
+    if only in (None, "graph"):
+        p = sub.add_parser("graph", help="the facility graph of an image (static facts plus a trace)")
+        _add_image_source(p, required=True)
+        p.add_argument("--dockerfile", metavar="FILE", help="the Dockerfile the image was built from")
+        p.add_argument("--trace", metavar="JSON", help="reuse a `dockuni trace --format json` result")
+        p.add_argument("--no-trace", action="store_true", help="static facts only")
+        _add_format(p, ("json", "dot", "svg"), default="json")
+        p.set_defaults(handler=_cmd_graph)
 
-    p = sub.add_parser("convert", help="Dockerfile -> unikernel recipes, or a hardened container")
-    p.add_argument("dockerfile", metavar="DOCKERFILE")
-    src = p.add_mutually_exclusive_group()
-    src.add_argument("--image", metavar="NAME", help="use this engine image instead of building")
-    src.add_argument("--archive", metavar="TAR", help="use this `docker save` tar instead of building")
-    src.add_argument("--oci", metavar="PATH", help="use this OCI layout/archive instead of building")
-    _add_build_options(p)
-    p.add_argument(
-        "--target",
-        default="auto",
-        metavar="LIST",
-        help="auto, or a comma-separated subset of unikraft,nanos,osv,microvm (default auto)",
-    )
-    p.add_argument("--no-trace", action="store_true", help="skip the sandboxed trace (static verdicts only)")
-    p.add_argument("--duration", type=float, default=8.0, metavar="S", help="trace duration (default 8)")
-    p.add_argument("--verify", action="store_true", help="boot the microVM and probe the app")
-    p.add_argument("--kernel", metavar="BZIMAGE", help="kernel for --verify (default: build or stock)")
-    p.add_argument("-o", "--output", default="dockuni-out", metavar="DIR", help="output directory")
-    p.add_argument("--force", action="store_true", help="replace an existing output directory")
-    _add_format(p, ("text", "json"))
-    p.set_defaults(handler=_cmd_convert)
+    if only in (None, "convert"):
+        p = sub.add_parser("convert", help="Dockerfile -> unikernel recipes, or a hardened container")
+        p.add_argument("dockerfile", metavar="DOCKERFILE")
+        src = p.add_mutually_exclusive_group()
+        src.add_argument("--image", metavar="NAME", help="use this engine image instead of building")
+        src.add_argument("--archive", metavar="TAR", help="use this `docker save` tar instead of building")
+        src.add_argument("--oci", metavar="PATH", help="use this OCI layout/archive instead of building")
+        _add_build_options(p)
+        p.add_argument(
+            "--target",
+            default="auto",
+            metavar="LIST",
+            help="auto, or a comma-separated subset of unikraft,nanos,osv,microvm (default auto)",
+        )
+        p.add_argument(
+            "--no-trace", action="store_true", help="skip the sandboxed trace (static verdicts only)"
+        )
+        p.add_argument("--duration", type=float, default=8.0, metavar="S", help="trace duration (default 8)")
+        p.add_argument("--verify", action="store_true", help="boot the microVM and probe the app")
+        p.add_argument("--kernel", metavar="BZIMAGE", help="kernel for --verify (default: build or stock)")
+        p.add_argument("-o", "--output", default="dockuni-out", metavar="DIR", help="output directory")
+        p.add_argument("--force", action="store_true", help="replace an existing output directory")
+        _add_format(p, ("text", "json"))
+        p.set_defaults(handler=_cmd_convert)
 
     return parser
 
@@ -161,10 +177,20 @@ def _cmd_parse(args: argparse.Namespace) -> int:
 
 
 def _cmd_check(args: argparse.Namespace) -> int:
+    import gc
     import os
 
     from transpile import report
     from transpile.check import CheckOptions, run_check
+    from transpile.passes import lower  # noqa: F401
+    from transpile.rules.registry import all_rules
+
+    all_rules()
+    if not gc.get_freeze_count():
+        # Everything loaded so far lives as long as the process: keep it out of the cyclic garbage
+        # collector, which otherwise walks it again at every full collection while files are checked
+        # (and, as the gc documentation advises, before check forks its child).
+        gc.freeze()
 
     targets = None
     if args.targets:
@@ -380,8 +406,10 @@ def _cmd_convert(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    # `check` is the pre-commit hook, run often: skip building the other subcommands' parsers.
+    parser = build_parser("check" if args_list[:1] == ["check"] else None)
+    args = parser.parse_args(args_list)
     if not getattr(args, "handler", None):
         parser.print_help(sys.stderr)
         return EXIT_USAGE

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import functools
 import posixpath
-import shlex
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -644,6 +643,8 @@ def _parse(source: str, *, subst: bool = False, offset: int = 0) -> list[SimpleC
 
 
 def _fallback(source: str) -> tuple[SimpleCommand, ...]:
+    import shlex  # only for scripts the parser rejects: not loaded at start-up
+
     lexer = shlex.shlex(source, posix=True, punctuation_chars=";&|")
     lexer.whitespace_split = True
     lexer.commenters = "#"
