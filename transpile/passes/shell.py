@@ -252,16 +252,21 @@ class _Tokenizer:
                 if s[i + 1] != "\n":
                     out.append(s[i + 1])
                 i += 2
-            elif c == "$":
-                i = self.dollar(i, out, subs)
-            elif c == "`":
-                start = i
-                i = self.backquoted(i, subs)
-                out.append(s[start:i])
             else:
-                out.append(c)
-                i += 1
+                i = self.plain_or_expansion(i, out, subs)
         raise ShellSyntaxError("unterminated double quote", i)
+
+    def plain_or_expansion(self, i: int, out: list[str], subs: list[tuple[str, int]]) -> int:
+        """What quoted and unquoted text share: `$...` and backquotes expand, anything else is itself."""
+        c = self.s[i]
+        if c == "$":
+            return self.dollar(i, out, subs)
+        if c == "`":
+            end = self.backquoted(i, subs)
+            out.append(self.s[i:end])
+            return end
+        out.append(c)
+        return i + 1
 
     def word(self, i: int) -> tuple[int, str, tuple[tuple[str, int], ...]]:
         s = self.s
@@ -283,15 +288,8 @@ class _Tokenizer:
                 i = j + 1
             elif c == '"':
                 i = self.double_quoted(i + 1, out, subs)
-            elif c == "$":
-                i = self.dollar(i, out, subs)
-            elif c == "`":
-                start = i
-                i = self.backquoted(i, subs)
-                out.append(s[start:i])
             else:
-                out.append(c)
-                i += 1
+                i = self.plain_or_expansion(i, out, subs)
         return i, "".join(out), tuple(subs)
 
     # -- the token stream ----------------------------------------------------------------------
