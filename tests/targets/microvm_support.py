@@ -4,6 +4,8 @@ chain and loader closure, and (optionally) a real sandboxed strace run."""
 from __future__ import annotations
 
 import contextlib
+import shutil
+import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -66,3 +68,11 @@ def write_recipe(recipe: object, dest: Path) -> Path:
     for rel in getattr(recipe, "executable", ()):
         (dest / rel).chmod(0o755)
     return dest
+
+
+def cpio_list(archive: bytes) -> list[str]:
+    """The member names of a newc archive, as GNU cpio reads them back."""
+    cpio = shutil.which("cpio")
+    assert cpio, "GNU cpio is needed (apt install cpio)"
+    out = subprocess.run([cpio, "-t", "--quiet"], input=archive, capture_output=True, check=True)
+    return out.stdout.decode().splitlines()

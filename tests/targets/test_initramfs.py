@@ -13,15 +13,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tests import engine
+from tests.targets.microvm_support import cpio_list
 from transpile.targets import initramfs
 
 CPIO = shutil.which("cpio")
-
-
-def cpio_list(archive: bytes) -> list[str]:
-    assert CPIO, "GNU cpio is needed (apt install cpio)"
-    out = subprocess.run([CPIO, "-t", "--quiet"], input=archive, capture_output=True, check=True)
-    return out.stdout.decode().splitlines()
 
 
 def cpio_extract(archive: bytes, dest: Path) -> None:

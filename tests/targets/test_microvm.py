@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests import engine
-from tests.targets.microvm_support import Prepared, prepared, write_recipe
+from tests.targets.microvm_support import Prepared, cpio_list, prepared, write_recipe
 from transpile.targets import microvm, qemu
 
 BOOT_TIMEOUT = 90.0  # seconds; a TCG boot of the stock kernel reaches /init in ~4-6 s
@@ -79,16 +79,7 @@ def test_static_server_boots_on_the_stock_kernel(static_server: Prepared, tmp_pa
     assert "dockuni-init[" in res.console and "exec /httpd" in res.console
     assert _qemu_running_with(str(out)) == []
     # the initramfs holds the server, the init and its config, nothing else from the image
-    listing = (
-        subprocess.run(
-            ["cpio", "-t", "--quiet"],
-            stdin=(out / "initramfs.cpio").open("rb"),
-            capture_output=True,
-            check=True,
-        )
-        .stdout.decode()
-        .split()
-    )
+    listing = cpio_list((out / "initramfs.cpio").read_bytes())
     assert set(listing) == {
         ".dockuni",
         ".dockuni/init.conf",
@@ -138,16 +129,7 @@ def test_python_http_answers_get(tmp_path: Path) -> None:
     assert res.ok, res.console
     assert res.replies == ((8000, "HTTP/1.0 200 OK"),)
     assert "exec /usr/bin/python3 (workdir /srv)" in res.console
-    listing = (
-        subprocess.run(
-            ["cpio", "-t", "--quiet"],
-            stdin=(out / "initramfs.cpio").open("rb"),
-            capture_output=True,
-            check=True,
-        )
-        .stdout.decode()
-        .split()
-    )
+    listing = cpio_list((out / "initramfs.cpio").read_bytes())
     assert "usr/lib/python3.11/http/server.py" in listing and "srv/index.html" in listing
     assert "usr/lib/python3.11/tkinter/__init__.py" not in listing  # only what the trace saw
     assert (out / "initramfs.cpio").stat().st_size < stdlib
