@@ -235,15 +235,9 @@ def _cmd_inspect(args: argparse.Namespace) -> int:
     return EXIT_FINDINGS if any(f.severity == "error" for f in facts.findings) else EXIT_OK
 
 
-def _size(n: int) -> str:
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if n < 1024 or unit == "GiB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1024  # type: ignore[assignment]
-    return str(n)
-
-
 def _inspect_text(facts: Any) -> str:
+    from transpile.report import human_size as _size
+
     cfg = facts.config
     out = [f"image      {facts.reference}  ({facts.source})"]
     out.append(f"argv       {json.dumps(list(cfg.argv))}")

@@ -241,7 +241,7 @@ def convert_to_json(result: Any) -> dict[str, Any]:
     }
 
 
-def _size(n: int) -> str:
+def human_size(n: int) -> str:
     # small images (a static binary in scratch) would all print as "0.0 MiB"
     for unit, shift in (("GiB", 30), ("MiB", 20), ("KiB", 10)):
         if n >= 1 << shift:
@@ -286,9 +286,9 @@ def render_convert_markdown(result: Any) -> str:
     out.append("")
     if fp["image_bytes"]:
         out.append(
-            f"Footprint: closure {_size(fp['closure_bytes'])} + "
-            f"runtime files {_size(fp['runtime_files_bytes'])} "
-            f"of a {_size(fp['image_bytes'])} image (closure/image = {fp['closure_to_image']}, "
+            f"Footprint: closure {human_size(fp['closure_bytes'])} + "
+            f"runtime files {human_size(fp['runtime_files_bytes'])} "
+            f"of a {human_size(fp['image_bytes'])} image (closure/image = {fp['closure_to_image']}, "
             f"shipped/image = {fp['shipped_to_image']})."
         )
     if data["traced"]:
