@@ -27,3 +27,13 @@ def fixture_archive(docker_client: Any, tmp_path_factory: pytest.TempPathFactory
     """`docker save` tar of fixtures/images/NAME (once per session)."""
     out = tmp_path_factory.mktemp("archives")
     return lambda name: _engine.fixture_archive(name, str(out))
+
+
+LAYERS = ("unit", "engine", "vm")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Every test belongs to a layer (unit, engine or vm) so that `pytest -m unit` is the fast layer."""
+    unmarked = [item.nodeid for item in items if not any(item.get_closest_marker(m) for m in LAYERS)]
+    if unmarked:
+        raise pytest.UsageError(f"tests without a layer marker ({', '.join(LAYERS)}): {unmarked[:5]}")

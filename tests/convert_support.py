@@ -16,8 +16,8 @@ from pathlib import Path
 
 from tests import engine
 from transpile import pipeline
-from transpile.passes import facilities as fac
-from transpile.sandbox.facts import TraceFacts
+from transpile.model.static import StaticEvidence
+from transpile.model.trace import TraceFacts
 
 TRACE_SECONDS = 6.0
 
@@ -63,7 +63,7 @@ def output_dir(name: str, traced: bool = True) -> Path:
 
 @dataclass(frozen=True)
 class RealFacts:
-    static: fac.StaticEvidence
+    static: StaticEvidence
     trace: TraceFacts | None
 
 

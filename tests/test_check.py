@@ -16,6 +16,8 @@ import pytest
 
 from transpile.cli import main
 
+pytestmark = pytest.mark.unit
+
 ROOT = Path(__file__).resolve().parents[1]
 BAD = ROOT / "fixtures" / "rules" / "bad"
 CLEAN = ROOT / "fixtures" / "rules" / "clean"

@@ -13,6 +13,8 @@ from transpile.check import CheckOptions, check_file, run_check
 from transpile.rules.registry import all_rules
 from transpile.syntax.loader import MAX_FILE_BYTES, read_text
 
+pytestmark = pytest.mark.unit
+
 ROOT = Path(__file__).resolve().parents[1]
 
 

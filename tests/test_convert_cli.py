@@ -13,6 +13,8 @@ import pytest
 from tests import convert_support as cs
 from transpile.cli import main
 
+pytestmark = pytest.mark.engine
+
 
 def _run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
     code = main(list(argv))
@@ -65,7 +67,7 @@ def test_bad_dockerfile_reports_file_line_col(capsys: pytest.CaptureFixture[str]
 
 def test_unknown_target_is_a_usage_error(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     code, _, err = _run(capsys, "convert", cs.dockerfile("static-server"), "--target", "nanos,xen")
-    assert code == 2 and "unknown target xen" in err
+    assert code == 2 and "unknown target 'xen'" in err
 
 
 def test_existing_output_dir_exits_2(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
@@ -156,6 +158,7 @@ def test_graph_reuses_a_recorded_trace(capsys: pytest.CaptureFixture[str], tmp_p
     assert code == 2 and err.startswith(f"{bad}:2:3: not a JSON trace")
 
 
+@pytest.mark.vm
 def test_verify_boots_the_microvm_and_probes_the_app(
     capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:

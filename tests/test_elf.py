@@ -10,6 +10,8 @@ import pytest
 from tests.images_helper import unpacked
 from transpile.elf import ElfError, read_elf
 
+pytestmark = pytest.mark.engine
+
 CV = "opt/cv/bin/"
 
 

@@ -13,6 +13,8 @@ import pytest
 
 from tests.image.layers import E, docker_save, layer
 
+pytestmark = pytest.mark.engine
+
 ROOT = Path(__file__).resolve().parents[1]
 
 

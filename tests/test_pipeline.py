@@ -10,8 +10,10 @@ import pytest
 from tests import convert_support as cs
 from transpile import pipeline
 from transpile.errors import DockuniError
+from transpile.model.conversion import Recipe
 from transpile.passes import graph as gr
-from transpile.targets.base import Recipe
+
+pytestmark = pytest.mark.engine
 
 
 def _convert(name: str, out: Path, *, traced: bool = True, **kw: object) -> pipeline.ConvertResult:

@@ -20,12 +20,14 @@ from transpile.report import (
 )
 from transpile.rules.registry import all_rules
 
+pytestmark = pytest.mark.unit
+
 ROOT = Path(__file__).resolve().parents[1]
 BAD = ROOT / "fixtures" / "rules" / "bad"
 
 
 def finding(severity: ir.Severity = "warning", span: ir.Span | None = None) -> ir.Finding:
-    return ir.Finding("DU201", severity, "the message", span, ("unikraft", "osv"), hint="the hint")
+    return ir.Finding("DU201", severity, "the message", span, targets=("unikraft", "osv"), hint="the hint")
 
 
 def test_text_line_layout_and_colour() -> None:

@@ -109,10 +109,11 @@ def check_parsed(
     build_args: Mapping[str, str] | None = None,
 ) -> tuple[ir.Finding, ...]:
     """Lower and run ``rules``; drop ignored findings; keep only the wanted targets."""
+    from transpile import targets as registry
     from transpile.passes.lower import lower
 
     df = lower(parsed, build_args or {}, source=text)
-    wanted = targets if targets is not None else config.targets
+    wanted = targets or config.targets or registry.names()
     global_ids, per_line = inline_ignores(parsed)
     ignored = config.ignore | extra_ignore | global_ids
     out: list[ir.Finding] = []

@@ -17,13 +17,13 @@ from collections.abc import Sequence
 from typing import Any
 
 from transpile import __version__
-from transpile.errors import DockuniError
+from transpile.errors import DockuniError, ExitCode
 
-EXIT_OK = 0
-EXIT_FINDINGS = 1
-EXIT_USAGE = 2
-EXIT_ENVIRONMENT = 3
-EXIT_INTERNAL = 4
+EXIT_OK = ExitCode.OK
+EXIT_FINDINGS = ExitCode.FINDINGS
+EXIT_USAGE = ExitCode.USAGE
+EXIT_ENVIRONMENT = ExitCode.ENVIRONMENT
+EXIT_INTERNAL = ExitCode.INTERNAL
 
 
 def _add_image_source(p: argparse.ArgumentParser, *, required: bool) -> None:
@@ -120,17 +120,19 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
         src.add_argument("--archive", metavar="TAR", help="use this `docker save` tar instead of building")
         src.add_argument("--oci", metavar="PATH", help="use this OCI layout/archive instead of building")
         _add_build_options(p)
+        from transpile import targets as registry
+
         p.add_argument(
             "--target",
             default="auto",
             metavar="LIST",
-            help="auto, or a comma-separated subset of unikraft,nanos,osv,microvm (default auto)",
+            help=f"auto, or a comma-separated subset of {','.join(registry.names())} (default auto)",
         )
         p.add_argument(
             "--no-trace", action="store_true", help="skip the sandboxed trace (static verdicts only)"
         )
         p.add_argument("--duration", type=float, default=8.0, metavar="S", help="trace duration (default 8)")
-        p.add_argument("--verify", action="store_true", help="boot the microVM and probe the app")
+        p.add_argument("--verify", action="store_true", help="boot the VM recipe and probe the app")
         p.add_argument("--kernel", metavar="BZIMAGE", help="kernel for --verify (default: build or stock)")
         p.add_argument("-o", "--output", default="dockuni-out", metavar="DIR", help="output directory")
         p.add_argument("--force", action="store_true", help="replace an existing output directory")
@@ -194,10 +196,11 @@ def _cmd_check(args: argparse.Namespace) -> int:
 
     targets = None
     if args.targets:
-        targets = tuple(t.strip() for t in args.targets.split(",") if t.strip())
-        unknown = [t for t in targets if t not in ("unikraft", "nanos", "osv", "microvm")]
-        if unknown or not targets:
-            raise DockuniError(f"--targets: unknown target {unknown[0] if unknown else ''!r}")
+        from transpile import targets as registry
+
+        targets = registry.parse_names(args.targets) or None
+        if targets is None:
+            raise DockuniError("--targets: name at least one target", file="--targets")
     options = CheckOptions(
         ignore=frozenset(i.strip().upper() for raw in args.ignore for i in raw.split(",") if i.strip()),
         targets=targets,
@@ -291,7 +294,7 @@ def _cmd_trace(args: argparse.Namespace) -> int:
         raise DockuniError(f"--duration must be positive, not {args.duration:g}")
     kinds: tuple[Literal["build", "image", "archive", "oci"], ...] = ("build", "image", "archive", "oci")
     kind = next(k for k in kinds if getattr(args, k))
-    build_args = dict(a.split("=", 1) if "=" in a else (a, "") for a in args.build_arg)
+    build_args = _build_args(args.build_arg)
     source = ImageSource(
         kind=kind, ref=getattr(args, kind), context=args.context, build_args=build_args,
         target=args.build_target,
@@ -332,13 +335,9 @@ def _steps() -> Any:
 
 
 def _build_args(pairs: Sequence[str]) -> dict[str, str]:
-    out: dict[str, str] = {}
-    for pair in pairs:
-        key, sep, value = pair.partition("=")
-        if not key or not sep:
-            raise DockuniError(f"--build-arg wants KEY=VALUE, got {pair!r}", file="--build-arg")
-        out[key] = value
-    return out
+    from transpile.image.sources import parse_build_args
+
+    return parse_build_args(pairs)
 
 
 def _cmd_graph(args: argparse.Namespace) -> int:

@@ -3,7 +3,7 @@
 Keys (all optional)::
 
     ignore = ["DU201", "DU702"]        # rules never reported
-    targets = ["unikraft", "nanos"]   # only findings that matter for these targets
+    targets = ["..."]   # only findings that matter for these targets (`dockuni check --help` lists them)
     failure-threshold = "warning"     # lowest severity that makes the exit code 1 ("none": never)
 
 The file is looked for from the Dockerfile's directory upwards; in each directory
@@ -32,7 +32,7 @@ _MENTIONS_TABLE = re.compile(r"tool\s*\.\s*[\"']?dockuni\b")
 @dataclass(frozen=True)
 class Config:
     ignore: frozenset[str] = frozenset()
-    targets: tuple[str, ...] = ir.TARGETS
+    targets: tuple[str, ...] = ()  # () means every registered target
     failure_threshold: str = DEFAULT_THRESHOLD
     path: str | None = None  # where it was read from, None for the defaults
     set_keys: frozenset[str] = field(default_factory=frozenset)  # keys the file actually set
@@ -102,15 +102,18 @@ def parse_config(text: str, path: str, *, pyproject: bool) -> Config | None:
         if bad:
             raise fail("ignore", f"ignore: {bad[0]!r} is not a rule id (DU followed by three digits)")
         ignore = frozenset(v.upper() for v in value)
-    targets = ir.TARGETS
+    targets: tuple[str, ...] = ()
     if "targets" in table:
+        from transpile import targets as registry
+
+        names = registry.names()
         value = table["targets"]
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value) or not value:
-            raise fail("targets", f"targets must be a non-empty list of {', '.join(ir.TARGETS)}")
-        unknown = [v for v in value if v not in ir.TARGETS]
+            raise fail("targets", f"targets must be a non-empty list of {', '.join(names)}")
+        unknown = [v for v in value if v not in names]
         if unknown:
-            raise fail("targets", f"targets: unknown target {unknown[0]!r} (known: {', '.join(ir.TARGETS)})")
-        targets = tuple(t for t in ir.TARGETS if t in value)
+            raise fail("targets", f"targets: unknown target {unknown[0]!r} (known: {', '.join(names)})")
+        targets = tuple(t for t in names if t in value)
     threshold = DEFAULT_THRESHOLD
     if "failure-threshold" in table:
         value = table["failure-threshold"]

@@ -2,6 +2,18 @@
 
 from __future__ import annotations
 
+from enum import IntEnum
+
+
+class ExitCode(IntEnum):
+    """What every dockuni command exits with (docs/user-guide.md lists them)."""
+
+    OK = 0
+    FINDINGS = 1  # findings at or above the threshold; a conversion that fell back or failed verification
+    USAGE = 2  # bad arguments or bad input (a Dockerfile, an image, an output location)
+    ENVIRONMENT = 3  # a needed component (the engine, strace, QEMU, a kernel) is missing
+    INTERNAL = 4  # a bug: DOCKUNI_DEBUG=1 shows the traceback
+
 
 class DockuniError(Exception):
     """A problem with the user's input, reported as ``file:line:col: message``.

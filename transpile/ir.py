@@ -12,10 +12,6 @@ from typing import Literal
 Severity = Literal["error", "warning", "info", "style"]
 SEVERITY_ORDER: dict[str, int] = {"style": 0, "info": 1, "warning": 2, "error": 3}
 
-# The unikernel-ish targets a rule or verdict can name; "container" is the fallback, never a rule target.
-TARGETS: tuple[str, ...] = ("unikraft", "nanos", "osv", "microvm")
-
-
 @dataclass(frozen=True)
 class Span:
     """A 1-based source range in one file."""
@@ -44,7 +40,8 @@ class Finding:
     severity: Severity
     message: str
     span: Span | None  # None for findings that come from an image or a trace, not from source
-    targets: tuple[str, ...]  # subset of TARGETS
+    need: str = ""  # the facility it shows the app needs (facilities.json); "" when every target cares
+    targets: tuple[str, ...] = ()  # the targets whose capabilities lack the need (filled from the registry)
     hint: str = ""
     evidence: str = ""  # free text: "trace: clone(flags=SIGCHLD) in pid 12", "ELF: ET_EXEC"
 
@@ -54,6 +51,7 @@ class Finding:
             "severity": self.severity,
             "message": self.message,
             "span": self.span.to_json() if self.span else None,
+            "need": self.need,
             "targets": list(self.targets),
             "hint": self.hint,
             "evidence": self.evidence,

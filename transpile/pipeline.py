@@ -6,7 +6,7 @@ atomically into one output directory (a temp dir beside it, renamed into place a
 
 Exit codes (docs/convert.md): 0 the requested targets were emitted (auto: at least one unikernel);
 1 fell back (auto: no unikernel can run the app, so the hardened container recipe is emitted, next to the
-microvm when that fits; explicit targets: one of them is blocked) or --verify failed; 2 bad input
+Linux VM when that fits; explicit targets: one of them is blocked) or --verify failed; 2 bad input
 (Dockerfile, image without entrypoint, output directory exists); 3 a needed component (the Docker engine,
 strace) is missing: the static part is still written and the report says what could not be verified.
 """
@@ -15,32 +15,30 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import shutil
-import stat
 import tempfile
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from transpile.errors import DockuniError
-from transpile.image.model import ImageConfig
-from transpile.ir import TARGETS, Dockerfile, Finding
-from transpile.passes import facilities as fac
-from transpile.sandbox.facts import TraceFacts
+import networkx as nx
+
+from transpile import targets as registry
+from transpile.errors import DockuniError, ExitCode
+from transpile.ir import Dockerfile, Finding
+from transpile.model.conversion import ConversionFacts, ConvertResult, JsonObject, Recipe
+from transpile.model.image import AcquiredImage, ImageAnalysis, ImageConfig, RuntimeUsage
+from transpile.model.static import StaticEvidence
+from transpile.model.target import Target
+from transpile.model.trace import TraceFacts
+from transpile.model.verdict import AssessFacts, TargetVerdict
 from transpile.syntax.ast import ParsedFile
-from transpile.targets.base import ConversionFacts, Recipe, TargetVerdict
 
-EXIT_OK = 0
-EXIT_FALLBACK = 1
-EXIT_USAGE = 2
-EXIT_ENVIRONMENT = 3
-
-# Where log-file symlinks point when they redirect to the container's output streams.
-_STDIO_PREFIXES = ("/dev/stdout", "/dev/stderr", "/dev/stdin", "/proc/self/fd/", "/dev/fd/")
-_SKIP_WALK = ("proc", "sys", "dev")
-MAX_WALK_ENTRIES = 500_000  # stop scanning for log symlinks in absurdly large images
+EXIT_OK = ExitCode.OK
+EXIT_FALLBACK = ExitCode.FINDINGS
+EXIT_USAGE = ExitCode.USAGE
+EXIT_ENVIRONMENT = ExitCode.ENVIRONMENT
 
 Step = Callable[[str], contextlib.AbstractContextManager[None]]
 
@@ -72,35 +70,11 @@ class ConvertOptions:
         return not self.targets
 
 
-@dataclass(frozen=True)
-class ConvertResult:
-    facts: ConversionFacts
-    graph: dict[str, Any]  # node-link JSON
-    ranking: tuple[str, ...]  # ok targets, best first
-    emitted: tuple[str, ...]  # folders written (targets, or "container")
-    fallback: bool
-    unverified: tuple[str, ...]  # what the conversion could not check, and why
-    exit_code: int
-    output: str  # as the user named it (never a temp path)
-    verify: dict[str, Any] | None = None
-    notes: tuple[tuple[str, tuple[str, ...]], ...] = ()  # per emitted recipe: its notes
-    files: tuple[str, ...] = ()  # every file written, relative to the output dir
-    static: fac.StaticEvidence | None = None  # what the graph and verdicts rested on besides the trace
 
 
 def parse_targets(spec: str) -> tuple[str, ...]:
-    """`auto` -> () ; otherwise a validated, de-duplicated tuple in TARGETS order."""
-    spec = spec.strip()
-    if spec in ("", "auto"):
-        return ()
-    wanted = [t.strip() for t in spec.split(",") if t.strip()]
-    unknown = [t for t in wanted if t not in TARGETS]
-    if unknown:
-        raise DockuniError(
-            f"unknown target {', '.join(unknown)!s} (choose auto or from {', '.join(TARGETS)})",
-            file="--target",
-        )
-    return tuple(t for t in TARGETS if t in wanted)
+    """`auto` -> () ; otherwise a validated, de-duplicated tuple in the registry's order."""
+    return registry.parse_names(spec)
 
 
 # --- static part ----------------------------------------------------------------------------------------
@@ -129,9 +103,9 @@ def _parse_and_check(path: str, build_args: Mapping[str, str]) -> tuple[Dockerfi
     return df, findings
 
 
-def _static_from_dockerfile(df: Dockerfile, path: str) -> fac.StaticEvidence:
+def _static_from_dockerfile(df: Dockerfile, path: str) -> StaticEvidence:
     rt = df.runtime
-    return fac.StaticEvidence(
+    return StaticEvidence(
         argv=rt.argv,
         user=rt.user,
         dockerfile=path,
@@ -152,97 +126,13 @@ def _user_span(df: Dockerfile | None, path: str) -> str:
 # --- image part -----------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class ImageFacts:
-    reference: str
-    config: ImageConfig
-    image_bytes: int
-    chain: Any
-    closure: Any
-    static: fac.StaticEvidence
-    closure_bytes: int
-    runtime_files: tuple[str, ...]
-    runtime_dirs: tuple[str, ...]
-    symlinks: dict[str, str]
-    findings: tuple[Finding, ...]
-    warnings: tuple[str, ...]
-
-
-def _walk_stdio_links(rootfs: Path) -> dict[str, str]:
-    """Symlinks in the image that point at the container's output streams (log redirects)."""
-    found: dict[str, str] = {}
-    seen = 0
-    for dirpath, dirnames, filenames in os.walk(rootfs):
-        if Path(dirpath) == rootfs:
-            dirnames[:] = [d for d in dirnames if d not in _SKIP_WALK]
-        dirnames.sort()
-        for name in sorted(filenames + [d for d in dirnames if os.path.islink(os.path.join(dirpath, d))]):
-            seen += 1
-            if seen > MAX_WALK_ENTRIES:
-                return found
-            full = os.path.join(dirpath, name)
-            if not os.path.islink(full):
-                continue
-            target = os.readlink(full)
-            if target.startswith(_STDIO_PREFIXES):
-                found["/" + os.path.relpath(full, rootfs)] = target
-    return dict(sorted(found.items()))
-
-
-def _elf_object(rootfs: Path, path: str, role: str) -> fac.ElfObject | None:
-    from transpile.elf import ElfError, is_elf, read_elf
-    from transpile.image.paths import resolve_in_root
-
-    host = resolve_in_root(rootfs, path)
-    if host is None or not host.is_file() or not is_elf(host):
-        return None
-    try:
-        facts = read_elf(host, path)
-    except ElfError:
-        return None
-    return fac.ElfObject(
-        path=path,
-        role=role,
-        machine="x86_64" if facts.machine in ("EM_X86_64", "x86_64") else facts.machine,
-        pie=facts.pie if role == "program" else None,
-        static=facts.static,
-        interpreter=facts.interpreter,
-        needed=(),
-        imports=tuple(s.name for s in facts.imported),
-        size=facts.size,
-    )
-
-
-def _closure_objects(rootfs: Path, program: str, closure: Any) -> list[fac.ElfObject]:
-    """The program and every library of its closure, with resolved DT_NEEDED edges and imports."""
-    children: dict[str, list[str]] = {}
-    for lib in closure.libraries:
-        children.setdefault(lib.needed_by, []).append(lib.file.path)
-    objects: list[fac.ElfObject] = []
-    prog = _elf_object(rootfs, program, "program")
-    if prog is not None:
-        prog_ref = closure.program
-        keys = {program, *((prog_ref.path, prog_ref.realpath) if prog_ref else ())}
-        needed = tuple(sorted({p for k in keys for p in children.get(k, [])}))
-        objects.append(replace(prog, needed=needed))
-    for lib in closure.libraries:
-        lf = lib.facts
-        objects.append(
-            fac.ElfObject(
-                path=lib.file.path,
-                role="library",
-                machine="x86_64" if lf is None or lf.machine == "EM_X86_64" else lf.machine,
-                static=False,
-                needed=tuple(sorted(children.get(lib.file.path, []))),
-                imports=tuple(s.name for s in lf.imported) if lf is not None else (),
-                size=lib.file.size,
-            )
-        )
-    return objects
-
-
-def image_facts(img: Any, df: Dockerfile | None, dockerfile_path: str, step: Step) -> ImageFacts:
+def analyze_image(
+    img: AcquiredImage, df: Dockerfile | None, dockerfile_path: str, step: Step
+) -> ImageAnalysis:
+    """The static passes over an acquired image: merged config, entrypoint chain, closure, evidence."""
     from transpile.image.merge import merge_config
+    from transpile.passes import evidence
+    from transpile.passes.closure import compute_closure
     from transpile.passes.entrypoint import resolve_entrypoint
 
     config, merge_findings = merge_config(img.config, df)
@@ -252,114 +142,67 @@ def image_facts(img: Any, df: Dockerfile | None, dockerfile_path: str, step: Ste
             raise DockuniError(
                 "the image has no ENTRYPOINT or CMD: nothing to convert", file=dockerfile_path, exit_code=2
             )
-        closure: Any = None
-        program = chain.program
-        objects: list[fac.ElfObject] = []
-        closure_bytes = 0
+        closure = None
+        objects: tuple[Any, ...] = ()
         missing: tuple[str, ...] = ()
+        program = chain.program
         if program is not None:
-            from transpile.passes.closure import compute_closure
-
             prog_path = program.resolved or program.path
             closure = compute_closure(img.rootfs, prog_path, config.env_dict())
-            closure_bytes = int(closure.total_bytes)
-            objects = _closure_objects(img.rootfs, prog_path, closure)
+            objects = evidence.closure_objects(img.rootfs, prog_path, closure)
             missing = tuple(f"{m.name} (needed by {m.needed_by}): {m.reason}" for m in closure.missing)
-        steps = []
-        all_steps = (*chain.steps, *chain.command_steps)
-        for i, s in enumerate(all_steps):
-            interp = ""
-            if s.kind == "script" and i + 1 < len(all_steps):
-                interp = all_steps[i + 1].resolved or all_steps[i + 1].path
-            steps.append(fac.ChainStep(path=s.resolved or s.path or s.name, kind=s.kind, interpreter=interp))
     with step("scanning the image for log redirects"):
-        symlinks = _walk_stdio_links(img.rootfs)
-    static = fac.StaticEvidence(
+        links = evidence.stdio_links(img.rootfs)
+    static = StaticEvidence(
         argv=config.argv,
-        chain=tuple(steps),
-        objects=tuple(objects),
+        chain=evidence.chain_steps(chain),
+        objects=objects,
         missing_libraries=missing,
-        stdio_symlinks=tuple(sorted(symlinks.items())),
+        stdio_symlinks=links,
         user=config.user,
         architecture=config.architecture,
         dockerfile=dockerfile_path,
         user_span=_user_span(df, dockerfile_path),
     )
-    return ImageFacts(
+    return ImageAnalysis(
         reference=img.reference,
         config=config,
         image_bytes=int(img.image_bytes),
         chain=chain,
         closure=closure,
         static=static,
-        closure_bytes=closure_bytes,
-        runtime_files=(),
-        runtime_dirs=(),
-        symlinks=symlinks,
-        findings=(*tuple(merge_findings), *tuple(chain.findings)),
+        findings=(*merge_findings, *chain.findings),
         warnings=tuple(img.warnings),
     )
 
 
-def _runtime_files(
-    rootfs: Path, trace: TraceFacts, closure: Any
-) -> tuple[tuple[str, ...], tuple[str, ...], int]:
-    """Regular files the app read and directories it listed, as found in the image; and the bytes of
-    those the loader's closure does not already count (the program itself is both executed and mapped)."""
-    from transpile.image.paths import resolve_in_root
-
-    files: set[str] = set()
-    dirs: set[str] = set()
-    total = 0
-    written = {f.path for f in trace.files if f.write}
-    counted = closure.resolved_paths() if closure is not None else frozenset()
-    for access in trace.files:
-        path = access.path
-        if not access.found or access.write or path in written or not path.startswith("/"):
-            continue
-        if path.startswith(("/proc/", "/sys/", "/dev/")) or path in ("/proc", "/sys", "/dev", "/"):
-            continue
-        host = resolve_in_root(rootfs, path)
-        if host is None:
-            continue
-        try:
-            st = host.lstat()
-        except OSError:
-            continue
-        if stat.S_ISREG(st.st_mode):
-            real = "/" + str(host.relative_to(rootfs)) if host.is_relative_to(rootfs) else path
-            if path not in files and real not in counted:
-                total += st.st_size
-            files.add(path)
-        elif stat.S_ISDIR(st.st_mode):
-            dirs.add(path)
-    return tuple(sorted(files)), tuple(sorted(dirs)), total
-
-
-def _trace(rootfs: Path, config: ImageConfig, duration: float, step: Step) -> TraceFacts:
+def run_trace_step(rootfs: Path, config: ImageConfig, duration: float, step: Step) -> TraceFacts:
     from transpile.sandbox import TraceOptions, run_trace
 
     with step(f"tracing the entrypoint in a sandbox ({duration:g} s)"):
         return run_trace(rootfs, config, TraceOptions(duration_s=duration))
 
 
-def _seccomp_profile(trace: TraceFacts | None) -> dict[str, Any] | None:
-    if trace is None:
-        return None
-    from transpile.passes import seccomp
+def assess(
+    static: StaticEvidence,
+    trace: TraceFacts | None,
+    findings: Sequence[Finding],
+    targets: Sequence[Target],
+) -> tuple[nx.DiGraph, tuple[TargetVerdict, ...]]:
+    """The facility graph and one verdict per target."""
+    from transpile.passes import compat
+    from transpile.passes import graph as gr
 
-    return seccomp.seccomp_profile(trace)
+    graph = gr.build_graph(static, trace, [t.capabilities for t in targets])
+    facts = AssessFacts(graph, static, trace, tuple(findings))
+    return graph, compat.verdicts(facts, targets)
 
 
 # --- the whole conversion ---------------------------------------------------------------------------
 
 
 def _emit(target: str, facts: ConversionFacts) -> Recipe:
-    import importlib
-
-    module = importlib.import_module(f"transpile.targets.{target}")
-    recipe: Recipe = module.emit(facts)
-    return recipe
+    return registry.get(target).emit(facts)
 
 
 def _check_output(output: Path, force: bool) -> None:
@@ -414,7 +257,7 @@ def convert(
     trace_facts: TraceFacts | None = None,
 ) -> ConvertResult:
     """Run the whole conversion and write OPTS.output atomically. TRACE_FACTS reuses a recorded trace."""
-    from transpile.passes import compat
+    from transpile.passes import compat, evidence, seccomp
     from transpile.passes import graph as gr
 
     output = Path(opts.output)
@@ -423,9 +266,11 @@ def convert(
         df, findings = _parse_and_check(opts.dockerfile, opts.build_args)
     unverified: list[str] = []
     exit_env = False
+    wanted = opts.targets or registry.names()
+    targets = [registry.get(name) for name in wanted]
 
     with contextlib.ExitStack() as stack:
-        img = None
+        img: AcquiredImage | None = None
         try:
             img = _acquire(opts, stack, step)
         except DockuniError as err:
@@ -434,6 +279,7 @@ def convert(
             exit_env = True
             unverified.append(f"no image: {err.message}; verdicts rest on the Dockerfile alone")
         trace: TraceFacts | None = None
+        analysis: ImageAnalysis | None = None
         if img is None:
             static = _static_from_dockerfile(df, opts.dockerfile)
             config = ImageConfig(
@@ -444,16 +290,15 @@ def convert(
                 user=df.runtime.user,
                 exposed_ports=df.runtime.expose,
             )
-            imf: ImageFacts | None = None
         else:
-            imf = image_facts(img, df, opts.dockerfile, step)
-            static, config = imf.static, imf.config
-            findings = (*findings, *imf.findings)
+            analysis = analyze_image(img, df, opts.dockerfile, step)
+            static, config = analysis.static, analysis.config
+            findings = (*findings, *registry.attach(analysis.findings))
             if trace_facts is not None:
                 trace = trace_facts
             elif opts.trace:
                 try:
-                    trace = _trace(img.rootfs, config, opts.duration, step)
+                    trace = run_trace_step(img.rootfs, config, opts.duration, step)
                 except DockuniError as err:
                     if err.exit_code != EXIT_ENVIRONMENT:
                         raise
@@ -461,42 +306,35 @@ def convert(
                     unverified.append(f"no trace: {err.message}")
             else:
                 unverified.append("no trace (--no-trace): syscalls come from imported symbols only")
-        runtime_files: tuple[str, ...] = ()
-        runtime_dirs: tuple[str, ...] = ()
-        runtime_bytes = 0
+        usage = RuntimeUsage((), (), 0)
         if img is not None and trace is not None:
-            closure = imf.closure if imf else None
-            runtime_files, runtime_dirs, runtime_bytes = _runtime_files(img.rootfs, trace, closure)
+            usage = evidence.runtime_usage(img.rootfs, trace, analysis.closure if analysis else None)
 
         with step("building the facility graph and the verdicts"):
-            graph = gr.build_graph(static, trace)
-            verdicts = compat.verdicts(graph, static, trace, findings, opts.targets or TARGETS)
+            graph, verdicts = assess(static, trace, findings, targets)
         ranking = tuple(v.target for v in compat.rank(verdicts))
-        extra: dict[str, Any] = {
-            "symlinks": imf.symlinks if imf else {},
-            "runtime_dirs": list(runtime_dirs),
-            "runtime_bytes": runtime_bytes,
-            "attack_surface": compat.attack_surface(trace),
-            "unverified": list(unverified),
-        }
-        profile = _seccomp_profile(trace)
-        if profile is not None:
-            extra["seccomp_profile"] = profile
+        if img is None:
+            unverified.append("no recipes: they need the image's files")
         facts = ConversionFacts(
             dockerfile_path=opts.dockerfile,
             dockerfile=df,
-            image_reference=imf.reference if imf else "",
+            image_reference=analysis.reference if analysis else "",
             config=config,
             argv=tuple(static.argv),
-            chain=imf.chain if imf else None,
-            closure=imf.closure if imf else None,
+            chain=analysis.chain if analysis else None,
+            closure=analysis.closure if analysis else None,
             trace=trace,
             findings=tuple(findings),
             verdicts=verdicts,
-            image_bytes=imf.image_bytes if imf else 0,
-            closure_bytes=imf.closure_bytes if imf else 0,
-            runtime_files=runtime_files,
-            extra=extra,
+            image_bytes=analysis.image_bytes if analysis else 0,
+            closure_bytes=analysis.closure_bytes if analysis else 0,
+            runtime_files=usage.files,
+            runtime_dirs=usage.dirs,
+            runtime_bytes=usage.extra_bytes,
+            stdio_symlinks=static.stdio_symlinks,
+            attack_surface=compat.attack_surface(trace),
+            unverified=tuple(unverified),
+            seccomp_profile=seccomp.seccomp_profile(trace) if trace is not None else None,
         )
 
         recipes: list[Recipe] = []
@@ -506,21 +344,19 @@ def convert(
             with step("emitting recipes"):
                 to_emit = ranking if opts.auto else tuple(t for t in opts.targets if t in ranking)
                 recipes = [_emit(t, facts) for t in to_emit]
-                # auto: a Linux microVM is offered when it fits, but without any unikernel the
-                # conversion has fallen back; the hardened container is the recipe that always runs.
-                unikernels = [t for t in to_emit if t != "microvm"]
+                # auto: a Linux VM is offered when it fits, but without any unikernel the conversion has
+                # fallen back; the hardened container is the recipe that always runs.
+                kinds = registry.kinds()
+                unikernels = [t for t in to_emit if kinds.get(t) == "unikernel"]
                 fallback = not recipes or (opts.auto and not unikernels)
                 if fallback:
-                    recipes.append(_emit("container", facts))
+                    recipes.append(registry.fallback().emit(facts))
         if exit_env:
             code = EXIT_ENVIRONMENT
         elif fallback or (not opts.auto and len(to_emit) < len(opts.targets)):
             code = EXIT_FALLBACK
         else:
             code = EXIT_OK
-        if img is None:
-            unverified.append("no recipes: they need the image's files")
-            extra["unverified"] = list(unverified)
 
         result = ConvertResult(
             facts=facts,
@@ -538,7 +374,7 @@ def convert(
     return result
 
 
-def _acquire(opts: ConvertOptions, stack: contextlib.ExitStack, step: Step) -> Any:
+def _acquire(opts: ConvertOptions, stack: contextlib.ExitStack[bool | None], step: Step) -> AcquiredImage:
     from transpile.image import ImageSource, acquire
 
     if opts.archive:
@@ -560,16 +396,17 @@ def _acquire(opts: ConvertOptions, stack: contextlib.ExitStack, step: Step) -> A
         )
         what = f"building {opts.dockerfile} with the engine"
     with step(what):
-        return stack.enter_context(acquire(src))
+        img: AcquiredImage = stack.enter_context(acquire(src))
+        return img
 
 
 def _write_output(
     output: Path,
     opts: ConvertOptions,
     result: ConvertResult,
-    graph: Any,
+    graph: nx.DiGraph,
     recipes: Sequence[Recipe],
-    img: Any,
+    img: AcquiredImage | None,
     step: Step,
 ) -> ConvertResult:
     from transpile import report
@@ -580,9 +417,9 @@ def _write_output(
     try:
         for recipe in recipes:
             _write_recipe(tmp / recipe.target, recipe)
-        if "microvm" in result.emitted and img is not None:
-            result = _microvm_initramfs(tmp / "microvm", img.rootfs, result, step)
-        verify_result: dict[str, Any] | None = None
+        if img is not None:
+            result = _package(tmp, img.rootfs, result, step)
+        verify_result: JsonObject | None = None
         if opts.verify:
             verify_result = _verify(tmp, result, img, opts, step)
             if not verify_result.get("ok"):
@@ -597,7 +434,7 @@ def _write_output(
             (tmp / "graph.svg").write_bytes(svg)
         else:
             (tmp / "graph.dot").write_text(dot_text)
-        # every file in the folder, including what --verify built (the microvm's initramfs.cpio)
+        # every file in the folder, including what --verify built (a VM recipe's initramfs.cpio)
         files = [str(p.relative_to(tmp)) for p in tmp.rglob("*") if p.is_file()]
         files.extend(["report.json", "report.md"])
         result = replace(result, files=tuple(sorted(files)))
@@ -619,20 +456,24 @@ def _write_output(
     return result
 
 
-def _verify(tmp: Path, result: ConvertResult, img: Any, opts: ConvertOptions, step: Step) -> dict[str, Any]:
-    if "microvm" not in result.emitted:
-        return {"ok": False, "detail": "--verify boots the microvm recipe, which was not emitted"}
+def _verify(
+    tmp: Path, result: ConvertResult, img: AcquiredImage | None, opts: ConvertOptions, step: Step
+) -> JsonObject:
+    verifiable = [t for t in result.emitted if registry.kinds().get(t) == "linux-vm"]
+    if not verifiable:
+        return {"ok": False, "detail": "--verify boots the Linux VM recipe, which was not emitted"}
     if img is None:
         return {"ok": False, "detail": "--verify needs the image"}
     from transpile.targets import qemu
 
+    name = verifiable[0]
     try:
-        with step("booting the microVM and probing the app"):
-            # the initramfs is already in the recipe (_microvm_initramfs), so no rootfs: no second build
-            res = qemu.verify(tmp / "microvm", None, Path(opts.kernel) if opts.kernel else None)
+        with step(f"booting the {name} recipe and probing the app"):
+            # the initramfs is already in the recipe (packaged after emit), so no rootfs: no second build
+            res = qemu.verify(tmp / name, None, Path(opts.kernel) if opts.kernel else None)
     except DockuniError as err:  # no port to probe, no kernel, no QEMU: a failed verification, reported
         return {"ok": False, "detail": err.message}
-    out = res.to_json() if hasattr(res, "to_json") else dict(vars(res))
+    out: JsonObject = dict(res.to_json())  # type: ignore[arg-type]
     console = str(out.pop("console", "") or "")
     if not res.ok:
         # a failed boot is explained by what the guest printed: keep the end of its console log
@@ -643,17 +484,16 @@ def _verify(tmp: Path, result: ConvertResult, img: Any, opts: ConvertOptions, st
 _CONSOLE_TAIL = 4000
 
 
-def _microvm_initramfs(recipe_dir: Path, rootfs: Path, result: ConvertResult, step: Step) -> ConvertResult:
-    """Build the microvm recipe's initramfs.cpio from the image, so that its run.sh boots as written."""
-    from transpile.targets import qemu
-
-    with step("packing the microVM initramfs"):
-        missing = qemu.build_recipe_initramfs(recipe_dir, rootfs)
-    if not missing:
-        return result
-    note = "files the recipe lists but the image lacks (left out of initramfs.cpio): " + ", ".join(missing)
-    notes = tuple((t, (*n, note) if t == "microvm" else n) for t, n in result.notes)
-    return replace(result, notes=notes)
+def _package(tmp: Path, rootfs: Path, result: ConvertResult, step: Step) -> ConvertResult:
+    """Let each emitted target complete its recipe with what needs the image (a VM's initramfs)."""
+    notes = dict(result.notes)
+    for name in result.emitted:
+        target = registry.get(name) if name in registry.names() else registry.fallback()
+        with step(f"packaging the {name} recipe"):
+            more = target.package(tmp / name, rootfs)
+        if more:
+            notes[name] = (*notes.get(name, ()), *more)
+    return replace(result, notes=tuple((t, notes.get(t, ())) for t, _ in result.notes))
 
 
 def verdict_summary(v: TargetVerdict) -> dict[str, int]:
@@ -699,7 +539,7 @@ def load_trace(path: str) -> TraceFacts:
     return facts
 
 
-def image_graph(opts: GraphOptions, step: Step = quiet) -> Any:
+def image_graph(opts: GraphOptions, step: Step = quiet) -> nx.DiGraph:
     """The facility graph of an image (networkx DiGraph), with or without a trace."""
     from transpile.image import ImageSource, acquire
     from transpile.passes import graph as gr
@@ -719,8 +559,8 @@ def image_graph(opts: GraphOptions, step: Step = quiet) -> Any:
     with contextlib.ExitStack() as stack:
         with step(f"acquiring {opts.ref}"):
             img = stack.enter_context(acquire(src))
-        imf = image_facts(img, df, dockerfile, step)
+        analysis = analyze_image(img, df, dockerfile, step)
         trace = recorded
         if trace is None and opts.trace:
-            trace = _trace(img.rootfs, imf.config, opts.duration, step)
-    return gr.build_graph(imf.static, trace)
+            trace = run_trace_step(img.rootfs, analysis.config, opts.duration, step)
+    return gr.build_graph(analysis.static, trace, [t.capabilities for t in registry.convertible()])

@@ -14,6 +14,9 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from transpile import __version__, ir
+from transpile.model.conversion import ConvertResult
+from transpile.model.trace import TraceFacts
+from transpile.model.verdict import TargetVerdict
 
 if TYPE_CHECKING:
     from transpile.check import CheckResult
@@ -160,11 +163,11 @@ def render_findings_sarif(result: CheckResult) -> str:
 
 
 # --- convert reports (dockuni convert: report.json, report.md, the text summary) ------------------------
-# Rendered from a transpile.pipeline.ConvertResult. Deterministic: sorted keys and items, no timestamps,
-# no temp paths, so identical facts give byte-identical files.
+# Rendered from a transpile.model.conversion.ConvertResult. Deterministic: sorted keys and items, no
+# timestamps, no temp paths, so identical facts give byte-identical files.
 
 
-def _convert_target_json(result: Any, verdict: Any) -> dict[str, Any]:
+def _convert_target_json(result: ConvertResult, verdict: TargetVerdict) -> dict[str, Any]:
     counts = {"supported": 0, "faked": 0, "stubbable": 0, "missing": 0, "imported_only": 0}
     for it in verdict.items:
         counts[it.support] += 1
@@ -188,7 +191,7 @@ def _convert_target_json(result: Any, verdict: Any) -> dict[str, Any]:
     }
 
 
-def _convert_trace_json(trace: Any) -> dict[str, Any] | None:
+def _convert_trace_json(trace: TraceFacts | None) -> dict[str, Any] | None:
     if trace is None:
         return None
     return {
@@ -204,13 +207,12 @@ def _convert_trace_json(trace: Any) -> dict[str, Any] | None:
     }
 
 
-def convert_to_json(result: Any) -> dict[str, Any]:
+def convert_to_json(result: ConvertResult) -> dict[str, Any]:
     """The content of report.json (schema described in docs/convert.md)."""
     facts = result.facts
-    extra = facts.extra
-    image_bytes = int(facts.image_bytes)
-    closure_bytes = int(facts.closure_bytes)
-    runtime_bytes = int(extra.get("runtime_bytes", 0))
+    image_bytes = facts.image_bytes
+    closure_bytes = facts.closure_bytes
+    runtime_bytes = facts.runtime_bytes
     return {
         "dockerfile": facts.dockerfile_path,
         "image": facts.image_reference,
@@ -228,7 +230,7 @@ def convert_to_json(result: Any) -> dict[str, Any]:
                 round((closure_bytes + runtime_bytes) / image_bytes, 4) if image_bytes else None
             ),
         },
-        "attack_surface": dict(extra.get("attack_surface", {})),
+        "attack_surface": facts.attack_surface.to_json(),
         "findings": [f.to_json() for f in facts.findings],
         "targets": [_convert_target_json(result, v) for v in facts.verdicts],
         "ranking": list(result.ranking),
@@ -253,7 +255,7 @@ def _md_escape(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
 
 
-def render_convert_markdown(result: Any) -> str:
+def render_convert_markdown(result: ConvertResult) -> str:
     """report.md: per target the verdict, footprint, attack surface and what blocks it, with evidence."""
     data = convert_to_json(result)
     out: list[str] = []
@@ -335,7 +337,7 @@ def render_convert_markdown(result: Any) -> str:
             out.append(f"- {where}: {f['severity']} {f['rule']} {_md_escape(f['message'])}")
         out.append("")
     if data["verify"] is not None:
-        out.append("## Verification (microVM boot)\n")
+        out.append("## Verification (VM boot)\n")
         for key, value in sorted(data["verify"].items()):
             out.append(f"- {key}: {value}")
         out.append("")
@@ -343,7 +345,7 @@ def render_convert_markdown(result: Any) -> str:
     return "\n".join(out).rstrip() + "\n"
 
 
-def render_convert_text(result: Any) -> str:
+def render_convert_text(result: ConvertResult) -> str:
     """The short stdout summary of `dockuni convert --format text`."""
     data = convert_to_json(result)
     lines: list[str] = []

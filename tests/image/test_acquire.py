@@ -20,6 +20,8 @@ from transpile.errors import DockuniError
 from transpile.image import ImageSource, acquire
 from transpile.image.extract import ExtractState, apply_layer
 
+pytestmark = pytest.mark.engine
+
 # paths the engine creates in every container (mount points, /.dockerenv): not image content
 _ENGINE_MADE = {
     ".dockerenv",

@@ -21,6 +21,8 @@ from transpile.errors import DockuniError
 from transpile.image import ExtractLimits, ImageSource, acquire
 from transpile.image.extract import ExtractState, apply_layer
 
+pytestmark = pytest.mark.engine
+
 SECRET = b"do not touch"
 
 

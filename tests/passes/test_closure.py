@@ -16,6 +16,8 @@ from transpile.image.ldcache import FLAG_X86_64, LdCacheError, parse_ld_cache, r
 from transpile.image.paths import resolve_parts
 from transpile.passes.closure import compute_closure
 
+pytestmark = pytest.mark.engine
+
 LDSO = "/lib64/ld-linux-x86-64.so.2"
 EXEC_ORACLE = {"/usr/local/bin/cv-origin"}  # symlink to /opt/cv/bin/origin, whose RPATH is $ORIGIN/../lib
 CV = "/opt/cv/bin/"

@@ -4,13 +4,18 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+import pytest
+
 from tests import convert_support as cs
-from transpile import data
+from transpile import data, pipeline
+from transpile import targets as registry
+from transpile.model.chain import ChainStep
+from transpile.model.static import ElfObject, StaticEvidence
+from transpile.model.trace import FileAccess, ProcessTrace, SocketUse, TraceFacts
+from transpile.model.verdict import TargetVerdict
 from transpile.passes import compat
-from transpile.passes import facilities as fac
-from transpile.passes import graph as gr
-from transpile.sandbox.facts import FileAccess, ProcessTrace, SocketUse, TraceFacts
-from transpile.targets.base import TargetVerdict
+
+pytestmark = pytest.mark.engine
 
 # --- the tables ------------------------------------------------------------------------------------------
 
@@ -24,13 +29,13 @@ def test_tables_load_with_their_documented_sizes() -> None:
 
 
 def test_unikraft_table_adds_what_app_elfloader_provides() -> None:
-    table = data.syscall_table("unikraft")
+    table = data.capabilities("unikraft").syscalls
     assert {"brk", "arch_prctl"} <= table.implemented
     assert table.support("fork") == "missing"
 
 
 def test_nanos_fake_lines_are_faked() -> None:
-    table = data.syscall_table("nanos")
+    table = data.capabilities("nanos").syscalls
     assert table.support("setuid") == "faked"
     assert table.support("wait4") == "faked"
     assert table.support("epoll_wait") == "supported"
@@ -38,22 +43,25 @@ def test_nanos_fake_lines_are_faked() -> None:
 
 
 def test_osv_spellings_are_normalised() -> None:
-    table = data.syscall_table("osv")
+    table = data.capabilities("osv").syscalls
     assert {"brk", "mmap", "clone", "newfstatat", "utimensat", "exit_group"} <= table.implemented
     assert not any(n.startswith(("sys_", "long_")) for n in table.implemented)
 
 
 def test_every_facility_has_a_status_per_unikernel_and_known_syscalls() -> None:
     known = data.known_syscalls()
+    unikernels = [c for c in data.all_capabilities() if c.kind == "unikernel"]
+    assert {c.name for c in unikernels} == {"unikraft", "nanos", "osv"}
+    for caps in data.all_capabilities():
+        # every status and component names a facility that exists; unikernels list every facility
+        assert set(caps.facilities) <= set(data.facilities()), caps.name
+        assert set(caps.components) <= set(data.facilities()), caps.name
+        if caps.kind == "unikernel":
+            assert set(caps.facilities) == set(data.facilities()), caps.name
     for facility in data.facilities().values():
-        for target in data.UNIKERNELS:
-            assert facility.support(target) in ("supported", "faked", "partial", "missing"), facility.name
         assert facility.source
         for sc in facility.syscalls:
             assert sc in known or sc in ("fork", "vfork"), (facility.name, sc)
-    # the component tables only name facilities that exist
-    for target, table in data.facility_components().items():
-        assert set(table) <= set(data.facilities()), target
     assert set(data.facility_kconfig()) <= set(data.facilities())
 
 
@@ -115,16 +123,16 @@ MAIN = ProcessTrace(
     is_thread=False,
     syscalls=(("execve", 1), ("socket", 1), ("bind", 1), ("listen", 1), ("accept", 3), ("clone", 2)),
 )
-STATIC = fac.StaticEvidence(
+STATIC = StaticEvidence(
     argv=("/app",),
-    chain=(fac.ChainStep("/app", "elf"),),
-    objects=(fac.ElfObject("/app", "program", pie=True, imports=("fork", "socket", "accept")),),
+    chain=(ChainStep("/app", "/app", "/app", "elf"),),
+    objects=(ElfObject("/app", "program", pie=True, imports=("fork", "socket", "accept")),),
 )
 
 
-def _verdicts(static: fac.StaticEvidence, trace: TraceFacts | None) -> dict[str, TargetVerdict]:
-    g = gr.build_graph(static, trace)
-    return {v.target: v for v in compat.verdicts(g, static, trace)}
+def _verdicts(static: StaticEvidence, trace: TraceFacts | None) -> dict[str, TargetVerdict]:
+    _, vs = pipeline.assess(static, trace, (), registry.convertible())
+    return {v.target: v for v in vs}
 
 
 def _item(v: TargetVerdict, name: str) -> str:
@@ -204,9 +212,12 @@ def test_non_root_user_is_faked_on_unikernels() -> None:
 
 
 def test_shell_script_entrypoint_needs_exec_statically() -> None:
-    static = fac.StaticEvidence(
+    static = StaticEvidence(
         argv=("/start.sh",),
-        chain=(fac.ChainStep("/start.sh", "script", "/bin/dash"), fac.ChainStep("/bin/dash", "elf")),
+        chain=(
+            ChainStep("/start.sh", "/start.sh", "/start.sh", "script", interpreter="/bin/dash"),
+            ChainStep("/bin/dash", "/bin/dash", "/bin/dash", "elf"),
+        ),
     )
     vs = _verdicts(static, None)
     for target in ("unikraft", "nanos", "osv"):
@@ -241,22 +252,23 @@ def test_ranking_prefers_fewer_stubs_then_footprint() -> None:
 def test_no_trace_static_findings_of_error_severity_block() -> None:
     from transpile.ir import Finding, Span
 
-    finding = Finding("DU201", "error", "shell form", Span("Dockerfile", 3, 1, 3, 10), ("nanos",))
-    g = gr.build_graph(STATIC, None)
-    vs = {v.target: v for v in compat.verdicts(g, STATIC, None, (finding,))}
+    # a need osv's capabilities have and nanos' lack: the finding blocks nanos alone
+    finding = Finding("DU501", "error", "sctp", Span("Dockerfile", 3, 1, 3, 10), need="network.sctp")
+    _, found = pipeline.assess(STATIC, None, (finding,), registry.convertible())
+    vs = {v.target: v for v in found}
     assert not vs["nanos"].ok and vs["osv"].ok
     assert "Dockerfile:3:1" in vs["nanos"].blockers[0]
     traced = _trace((MAIN,))
-    g2 = gr.build_graph(STATIC, traced)
-    vs2 = {v.target: v for v in compat.verdicts(g2, STATIC, traced, (finding,))}
+    _, found2 = pipeline.assess(STATIC, traced, (finding,), registry.convertible())
+    vs2 = {v.target: v for v in found2}
     assert vs2["nanos"].ok  # the trace supersedes a static guess
 
 
 def test_attack_surface_counts_against_dockers_default() -> None:
     surface = compat.attack_surface(_trace((MAIN,)))
-    assert surface["docker_default"] == 361
+    assert surface.docker_default == 361
     # clone and socket are allowed only conditionally (capabilities, argument filters)
-    assert surface["needed"] == 6 and surface["needed_outside_default"] == 2
+    assert surface.needed == 6 and surface.needed_outside_default == 2
 
 
 # --- real fixture images (real engine, real sandboxed trace) ---------------------------------------------

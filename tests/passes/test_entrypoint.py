@@ -12,6 +12,8 @@ from tests.images_helper import unpacked
 from transpile.image import AcquiredImage, ImageConfig
 from transpile.passes.entrypoint import resolve_entrypoint, resolve_in_root
 
+pytestmark = pytest.mark.engine
+
 ELF = b"\x7fELF" + bytes(60)
 
 

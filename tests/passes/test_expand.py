@@ -8,6 +8,8 @@ from hypothesis import strategies as st
 
 from transpile.passes.expand import ExpansionError, expand_word, expand_words, process
 
+pytestmark = pytest.mark.unit
+
 ENV = {"a": "hello", "empty": "", "p": "/usr/local/bin", "sp": "x  y", "n1": "one"}
 
 

@@ -7,20 +7,25 @@ import shutil
 import subprocess
 
 import networkx as nx
+import pytest
 
 from tests import convert_support as cs
-from transpile.ir import TARGETS
+from transpile import targets as registry
+from transpile.model.chain import ChainStep
+from transpile.model.static import ElfObject, StaticEvidence
+from transpile.model.trace import FileAccess, ProcessTrace, SocketUse, TraceFacts
 from transpile.passes import facilities as fac
 from transpile.passes import graph as gr
-from transpile.sandbox.facts import FileAccess, ProcessTrace, SocketUse, TraceFacts
+
+pytestmark = pytest.mark.engine
 
 KINDS = {"program", "elf", "library", "syscall", "file", "facility", "component"}
 
-STATIC = fac.StaticEvidence(
+STATIC = StaticEvidence(
     argv=("/usr/bin/app",),
-    chain=(fac.ChainStep("/usr/bin/app", "elf"),),
+    chain=(ChainStep("/usr/bin/app", "/usr/bin/app", "/usr/bin/app", "elf"),),
     objects=(
-        fac.ElfObject(
+        ElfObject(
             "/usr/bin/app",
             "program",
             pie=True,
@@ -28,7 +33,7 @@ STATIC = fac.StaticEvidence(
             needed=("/lib/x86_64-linux-gnu/libc.so.6",),
             imports=("socket", "epoll_create1", "fork", "pthread_create", "printf"),
         ),
-        fac.ElfObject("/lib/x86_64-linux-gnu/libc.so.6", "library"),
+        ElfObject("/lib/x86_64-linux-gnu/libc.so.6", "library"),
     ),
     stdio_symlinks=(("/var/log/app.log", "/dev/stdout"),),
 )
@@ -87,20 +92,23 @@ def test_file_and_socket_facilities() -> None:
     )
 
 
+CAPS = [t.capabilities for t in registry.convertible()]
+
+
 def test_graph_is_typed_and_every_edge_carries_evidence() -> None:
-    g = gr.build_graph(STATIC, TRACE)
+    g = gr.build_graph(STATIC, TRACE, CAPS)
     assert isinstance(g, nx.DiGraph)
     for _, attrs in g.nodes(data=True):
         assert attrs["kind"] in KINDS
         if attrs["kind"] == "component":
-            assert attrs["target"] in TARGETS
+            assert attrs["target"] in registry.names()
     for _, _, attrs in g.edges(data=True):
         assert attrs["evidence"] in ("static", "trace", "both")
         assert attrs["sources"]
 
 
 def test_static_and_trace_evidence_stay_distinguishable() -> None:
-    g = gr.build_graph(STATIC, TRACE)
+    g = gr.build_graph(STATIC, TRACE, CAPS)
     nodes = g.nodes
     assert nodes["syscall:socket"]["evidence"] == "both"  # imported and called
     assert nodes["syscall:fork"]["evidence"] == "static"  # imported, never called
@@ -116,7 +124,7 @@ def test_static_and_trace_evidence_stay_distinguishable() -> None:
 
 
 def test_chain_reaches_components_of_every_target() -> None:
-    g = gr.build_graph(STATIC, TRACE)
+    g = gr.build_graph(STATIC, TRACE, CAPS)
     assert nx.has_path(g, "program:/usr/bin/app", "facility:fs.procfs")
     assert g.nodes["facility:network.tcp_server"]["evidence"] == "trace"
     assert g.nodes["facility:network.ipv6"]["evidence"] == "trace"
@@ -124,25 +132,25 @@ def test_chain_reaches_components_of_every_target() -> None:
     assert g.nodes["facility:process.threads"]["evidence"] in ("trace", "both")
     assert "file:/etc/missing.conf" not in g  # a failed open is no need
     targets = {attrs["target"] for _, attrs in g.nodes(data=True) if attrs["kind"] == "component"}
-    assert targets == set(TARGETS)
+    assert targets == set(registry.names())
     assert g.has_edge("facility:events.epoll", "component:microvm:CONFIG_EPOLL")
     assert g.has_edge("facility:network.tcp_server", "component:unikraft:lib-lwip")
     assert g.has_edge("file:/var/log/app.log", "facility:fs.stdio_symlink")
 
 
 def test_node_link_json_round_trips_and_is_sorted() -> None:
-    g = gr.build_graph(STATIC, TRACE)
+    g = gr.build_graph(STATIC, TRACE, CAPS)
     text = gr.dumps(g)
     obj = json.loads(text)
     assert [n["id"] for n in obj["nodes"]] == sorted(n["id"] for n in obj["nodes"])
     back = gr.from_node_link(obj)
     assert set(back.nodes) == set(g.nodes) and set(back.edges) == set(g.edges)
     assert gr.dumps(back) == text
-    assert gr.dumps(gr.build_graph(STATIC, TRACE)) == text  # deterministic
+    assert gr.dumps(gr.build_graph(STATIC, TRACE, CAPS)) == text  # deterministic
 
 
 def test_dot_is_accepted_by_graphviz() -> None:
-    dot = gr.to_dot(gr.build_graph(STATIC, TRACE))
+    dot = gr.to_dot(gr.build_graph(STATIC, TRACE, CAPS))
     assert "style=dashed" in dot and "style=solid" in dot and "style=bold" in dot
     exe = shutil.which("dot")
     assert exe is not None, "graphviz is a declared test dependency"

@@ -14,6 +14,8 @@ from transpile.errors import DockuniError
 from transpile.passes.lower import DEFAULT_PATH, lower
 from transpile.syntax import parse_text
 
+pytestmark = pytest.mark.engine
+
 
 def low(text: str, build_args: dict[str, str] | None = None) -> ir.Dockerfile:
     return lower(parse_text(text, "Dockerfile"), build_args or {}, source=text)

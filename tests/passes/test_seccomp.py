@@ -6,9 +6,12 @@ import json
 from pathlib import Path
 
 import jsonschema
+import pytest
 
+from transpile.model.trace import TraceFacts
 from transpile.passes.seccomp import NEVER_ALLOW, RUNC_INIT_SYSCALLS, profile_stats, seccomp_profile
-from transpile.sandbox.facts import TraceFacts
+
+pytestmark = pytest.mark.engine
 
 DOCKER_DEFAULT = Path(__file__).resolve().parents[2] / "transpile" / "data" / "docker-default-allowed.txt"
 

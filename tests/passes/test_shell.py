@@ -5,10 +5,13 @@ from __future__ import annotations
 import re
 import shlex
 
+import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from transpile.passes.shell import analyze, iter_commands, shell_c_script, unwrap
+
+pytestmark = pytest.mark.unit
 
 
 def argvs(source: str) -> list[tuple[str, ...]]:

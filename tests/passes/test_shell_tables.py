@@ -13,6 +13,8 @@ from lark.exceptions import LarkError
 
 from transpile.passes import shell, shell_lark
 
+pytestmark = pytest.mark.unit
+
 ROOT = Path(__file__).resolve().parents[2]
 
 

@@ -8,7 +8,11 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from transpile.sandbox.facts import TraceFacts
+import pytest
+
+from transpile.model.trace import TraceFacts
+
+pytestmark = pytest.mark.engine
 
 ROOT = Path(__file__).resolve().parents[2]
 

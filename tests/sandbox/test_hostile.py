@@ -16,6 +16,8 @@ from tests.sandbox import leftovers
 from transpile.image import AcquiredImage, ImageConfig
 from transpile.sandbox import TraceFacts, TraceOptions, run_trace
 
+pytestmark = pytest.mark.engine
+
 LIMITS = TraceOptions(
     duration_s=3.0,
     grace_s=2.0,

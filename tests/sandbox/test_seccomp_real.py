@@ -22,6 +22,8 @@ from transpile.image import AcquiredImage
 from transpile.passes.seccomp import seccomp_profile
 from transpile.sandbox import TraceFacts, TraceOptions, run_trace
 
+pytestmark = pytest.mark.engine
+
 # the fixture, its port, the request and what the answer starts with
 APPS = {
     "static-server": (8080, b"GET / HTTP/1.0\r\n\r\n", b"HTTP/1.0 200"),

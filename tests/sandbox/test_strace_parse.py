@@ -6,10 +6,13 @@ import shutil
 import subprocess
 from pathlib import Path
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from transpile.sandbox.strace import EXEC_MARKER, parse_sockaddr, parse_strace, split_args, unquote
+
+pytestmark = pytest.mark.unit
 
 # what the sandbox's helper does before the entrypoint: ignored up to the marker and the next execve
 PRELUDE = f"""\

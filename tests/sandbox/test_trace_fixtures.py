@@ -9,6 +9,8 @@ import pytest
 from transpile.image import AcquiredImage
 from transpile.sandbox import TraceFacts, TraceOptions, run_trace
 
+pytestmark = pytest.mark.engine
+
 OPTS = TraceOptions(duration_s=10.0)
 
 

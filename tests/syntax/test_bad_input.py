@@ -14,6 +14,8 @@ from transpile.cli import main
 from transpile.errors import DockuniError
 from transpile.syntax import MAX_FILE_BYTES, parse_path, parse_text
 
+pytestmark = pytest.mark.unit
+
 ERROR_LINE = re.compile(r"^.+:\d+:\d+: .+$")
 
 

@@ -11,6 +11,8 @@ import pytest
 
 from transpile.cli import main
 
+pytestmark = pytest.mark.unit
+
 REPO = Path(__file__).resolve().parents[2]
 FIXTURES = REPO / "fixtures" / "dockerfiles"
 

@@ -22,6 +22,8 @@ from transpile.errors import DockuniError
 from transpile.syntax import parse_text
 from transpile.syntax.ast import ParsedFile
 
+pytestmark = pytest.mark.unit
+
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "dockerfiles"
 FIXTURE_FILES = sorted(FIXTURES.glob("*.Dockerfile"))
 

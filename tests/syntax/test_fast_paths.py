@@ -10,12 +10,15 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from transpile.syntax import golike
 from transpile.syntax.execform import NOT_STRING_ARRAY, ExecForm, parse_exec_form, parse_exec_form_lark
 from transpile.syntax.parser import _FLAG, _SPACE, _split_command, _split_command_lark
+
+pytestmark = pytest.mark.unit
 
 GRAMMAR = Path(__file__).resolve().parents[2] / "grammar"
 

@@ -10,6 +10,8 @@ from transpile.syntax import parse_text
 from transpile.syntax.execform import parse_exec_form
 from transpile.syntax.grammars import grammar_text
 
+pytestmark = pytest.mark.unit
+
 
 def _error(text: str) -> DockuniError:
     with pytest.raises(DockuniError) as info:

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from transpile.targets.base import ConversionFacts
+from transpile.model.conversion import ConversionFacts
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ import tempfile
 from pathlib import Path
 
 from tests import engine
-from transpile.targets.base import ConversionFacts, Recipe
+from transpile.model.conversion import ConversionFacts, Recipe
 
 
 @functools.cache

@@ -15,8 +15,10 @@ import yaml
 
 from tests import engine
 from tests.targets.realfacts import facts_for, probe_http, write_recipe
+from transpile.model.conversion import ConversionFacts
 from transpile.targets import container
-from transpile.targets.base import ConversionFacts
+
+pytestmark = pytest.mark.engine
 
 CASES = [
     ("python-http", 8000, "hello from python"),
@@ -92,7 +94,7 @@ def test_seccomp_pass_profile_wins(tmp_path: Path) -> None:
 
     facts = facts_for("static-server")
     given = {"defaultAction": "SCMP_ACT_ERRNO", "syscalls": [{"names": ["read"], "action": "SCMP_ACT_ALLOW"}]}
-    recipe = container.emit(dataclasses.replace(facts, extra={**facts.extra, "seccomp_profile": given}))
+    recipe = container.emit(dataclasses.replace(facts, seccomp_profile=given))
     assert json.loads(dict(recipe.files)["seccomp.json"]) == given
 
 
@@ -123,8 +125,7 @@ def test_no_trace_means_no_read_only_and_docker_default_seccomp() -> None:
     import dataclasses
 
     real = facts_for("python-http")
-    extra = {k: v for k, v in real.extra.items() if k != "seccomp_profile"}
-    facts = dataclasses.replace(real, trace=None, extra=extra)
+    facts = dataclasses.replace(real, trace=None, seccomp_profile=None)
     opts = container.options(facts)
     assert not opts.read_only and not opts.seccomp
     assert opts.publish == ((8000, "tcp"),)  # from EXPOSE

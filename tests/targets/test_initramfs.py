@@ -16,6 +16,8 @@ from tests import engine
 from tests.targets.microvm_support import cpio_list
 from transpile.targets import initramfs
 
+pytestmark = pytest.mark.engine
+
 CPIO = shutil.which("cpio")
 
 

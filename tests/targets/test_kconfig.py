@@ -8,8 +8,10 @@ from pathlib import Path
 import pytest
 
 from transpile import data
-from transpile.sandbox.facts import FileAccess, ProcessTrace, SocketUse, TraceFacts
+from transpile.model.trace import FileAccess, ProcessTrace, SocketUse, TraceFacts
 from transpile.targets import kconfig
+
+pytestmark = pytest.mark.unit
 
 
 def _trace(

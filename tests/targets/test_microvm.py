@@ -15,6 +15,8 @@ from tests import engine
 from tests.targets.microvm_support import Prepared, cpio_list, prepared, write_recipe
 from transpile.targets import microvm, qemu
 
+pytestmark = pytest.mark.vm
+
 BOOT_TIMEOUT = 90.0  # seconds; a TCG boot of the stock kernel reaches /init in ~4-6 s
 
 

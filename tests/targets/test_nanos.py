@@ -13,9 +13,11 @@ import pytest
 
 from tests import engine
 from tests.targets.realfacts import facts_for, write_recipe
+from transpile.model.conversion import ConversionFacts
 from transpile.targets import nanos
 from transpile.targets._common import program_argv
-from transpile.targets.base import ConversionFacts
+
+pytestmark = pytest.mark.engine
 
 
 def _json(facts: ConversionFacts, rel: str) -> Any:

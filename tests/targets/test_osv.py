@@ -9,10 +9,14 @@ import shlex
 import subprocess
 from pathlib import Path
 
+import pytest
+
 from tests import engine
 from tests.targets.realfacts import facts_for, write_recipe
+from transpile.model.verdict import TargetVerdict
 from transpile.targets import osv
-from transpile.targets.base import TargetVerdict
+
+pytestmark = pytest.mark.engine
 
 _LINE = re.compile(r"^(/[^:]+): \$\{MODULE_DIR\}/rootfs(/.+)$")
 

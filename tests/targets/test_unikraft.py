@@ -15,9 +15,11 @@ import yaml
 
 from tests import engine
 from tests.targets.realfacts import facts_for, probe_http, write_recipe
+from transpile.model.conversion import ConversionFacts
 from transpile.targets import unikraft
 from transpile.targets._common import program_argv
-from transpile.targets.base import ConversionFacts
+
+pytestmark = pytest.mark.engine
 
 SCHEMA = json.loads((Path(__file__).parent / "kraftfile.schema.json").read_text())
 

@@ -8,16 +8,12 @@ from __future__ import annotations
 
 import functools
 import json
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from importlib import resources
 from typing import Any
 
-# The unikernel targets that have a syscall table here; microvm (Linux) has no table: it has everything.
-UNIKERNELS: tuple[str, ...] = ("unikraft", "nanos", "osv")
-
-# OSv's table spells some entries after its C functions (linux.cc): map them to the x86_64 syscall names.
-_OSV_SPELLINGS = {"fstatat": "newfstatat", "utimensat4": "utimensat"}
-_PREFIXES = ("sys_", "long_")
+from transpile.model.target import Capabilities, FacilityStatus, SyscallTable, TargetKind
 
 
 def _text(name: str) -> str:
@@ -28,48 +24,83 @@ def _lines(name: str) -> list[str]:
     return [ln.strip() for ln in _text(name).splitlines() if ln.strip() and not ln.startswith("#")]
 
 
-def _normalise(target: str, name: str) -> str:
-    if target == "osv":
-        for prefix in _PREFIXES:
-            if name.startswith(prefix):
-                name = name[len(prefix) :]
-        name = _OSV_SPELLINGS.get(name, name)
-    return name
+def syscall_table(name: str, *, prefixes: Iterable[str] = (), spellings: Mapping[str, str] | None = None,
+                  extra: Iterable[str] = ()) -> SyscallTable:
+    """A kernel's syscall table from its text file; lines ending in ' fake' return 0 and do nothing.
+
+    PREFIXES are dropped and SPELLINGS renamed, for tables written in a kernel's own C spellings."""
+    implemented: set[str] = set(extra)
+    faked: set[str] = set()
+    for line in _lines(name):
+        parts = line.split()
+        sc = parts[0]
+        for prefix in prefixes:
+            if sc.startswith(prefix):
+                sc = sc[len(prefix) :]
+        sc = (spellings or {}).get(sc, sc)
+        (faked if len(parts) > 1 and parts[1] == "fake" else implemented).add(sc)
+    return SyscallTable(frozenset(implemented), frozenset(faked))
 
 
-@dataclass(frozen=True)
-class SyscallTable:
-    """What one unikernel registers: ``implemented`` really works, ``faked`` returns 0 and does nothing."""
-
-    target: str
-    implemented: frozenset[str]
-    faked: frozenset[str]
-
-    def support(self, syscall: str) -> str:
-        if syscall in self.faked:
-            return "faked"
-        if syscall in self.implemented:
-            return "supported"
-        return "missing"
+def capabilities_from(raw: Mapping[str, Any]) -> Capabilities:
+    """A target's Capabilities from its parsed data file (see README.md for the keys)."""
+    table_file = raw.get("syscall_table")
+    if table_file:
+        table = syscall_table(
+            str(table_file),
+            prefixes=tuple(raw.get("syscall_prefixes", ())),
+            spellings=dict(raw.get("syscall_spellings", {})),
+            extra=tuple(raw.get("extra_syscalls", ())),
+        )
+    else:
+        table = SyscallTable(frozenset(), everything=True)
+    statuses = {str(k): _status(str(v)) for k, v in dict(raw.get("facilities", {})).items()}
+    components = {str(k): tuple(str(c) for c in v) for k, v in dict(raw.get("components", {})).items()}
+    if raw.get("components_file") == "facility_kconfig.json":
+        components |= facility_kconfig()
+    return Capabilities(
+        name=str(raw["name"]),
+        title=str(raw["title"]),
+        kind=_kind(str(raw["kind"])),
+        footprint_rank=int(raw["footprint_rank"]),
+        syscalls=table,
+        facilities=statuses,
+        default_facility=_status(str(raw.get("default_facility", "missing"))),
+        components=components,
+        single_user=bool(raw.get("single_user", True)),
+        sources=tuple(str(s) for s in raw.get("sources", ())),
+    )
 
 
 @functools.cache
-def syscall_table(target: str) -> SyscallTable:
-    if target not in UNIKERNELS:
-        raise KeyError(f"no syscall table for {target!r}")
-    implemented: set[str] = set()
-    faked: set[str] = set()
-    for line in _lines(f"{target}.txt"):
-        parts = line.split()
-        name = _normalise(target, parts[0])
-        if len(parts) > 1 and parts[1] == "fake":
-            faked.add(name)
-        else:
-            implemented.add(name)
-    if target == "unikraft":
-        # The table's header: app-elfloader itself provides brk and arch_prctl.
-        implemented |= {"brk", "arch_prctl"}
-    return SyscallTable(target, frozenset(implemented), frozenset(faked))
+def all_capabilities() -> tuple[Capabilities, ...]:
+    """The capability data of every target that has a data file here (a JSON object with "kind")."""
+    found = []
+    for entry in sorted(resources.files(__name__).iterdir(), key=lambda e: e.name):
+        if entry.name.endswith(".json"):
+            raw = json.loads(entry.read_text(encoding="utf-8"))
+            if isinstance(raw, dict) and "kind" in raw:
+                found.append(capabilities_from(raw))
+    return tuple(found)
+
+
+@functools.cache
+def capabilities(name: str) -> Capabilities:
+    """The capability data of the target NAME, from NAME.json in this package."""
+    raw: dict[str, Any] = json.loads(_text(f"{name}.json"))
+    return capabilities_from(raw)
+
+
+def _status(value: str) -> FacilityStatus:
+    if value not in ("supported", "faked", "partial", "missing"):
+        raise ValueError(f"unknown facility status {value!r}")
+    return value  # type: ignore[return-value]
+
+
+def _kind(value: str) -> TargetKind:
+    if value not in ("unikernel", "linux-vm", "container"):
+        raise ValueError(f"unknown target kind {value!r}")
+    return value  # type: ignore[return-value]
 
 
 @dataclass(frozen=True)
@@ -117,12 +148,8 @@ class Facility:
     name: str
     description: str
     syscalls: tuple[str, ...]
-    status: tuple[tuple[str, str], ...]  # (target, supported|faked|partial|missing) for each unikernel
     note: str
     source: str
-
-    def support(self, target: str) -> str:
-        return dict(self.status).get(target, "missing")
 
 
 @functools.cache
@@ -134,7 +161,6 @@ def facilities() -> dict[str, Facility]:
             name=name,
             description=entry["description"],
             syscalls=tuple(entry["syscalls"]),
-            status=tuple((t, str(entry[t])) for t in UNIKERNELS),
             note=entry.get("note", ""),
             source=entry["source"],
         )
@@ -145,13 +171,6 @@ def facilities() -> dict[str, Facility]:
 def syscall_facility() -> dict[str, str]:
     """syscall -> the one facility it belongs to (facilities.json lists each syscall once)."""
     return {sc: f.name for f in facilities().values() for sc in f.syscalls}
-
-
-@functools.cache
-def facility_components() -> dict[str, dict[str, tuple[str, ...]]]:
-    """target -> facility -> components (Unikraft libraries/Kconfig, Nanos kernel parts, OSv modules)."""
-    raw: dict[str, Any] = json.loads(_text("facility_components.json"))
-    return {t: {f: tuple(c) for f, c in raw[t].items()} for t in UNIKERNELS}
 
 
 @functools.cache
@@ -187,6 +206,6 @@ def known_syscalls() -> frozenset[str]:
     names: set[str] = set(docker_default().allowed | docker_default().conditional)
     names |= set(loupe())
     names |= set(syscall_facility())
-    for t in UNIKERNELS:
-        names |= syscall_table(t).implemented | syscall_table(t).faked
+    for caps in all_capabilities():
+        names |= caps.syscalls.implemented | caps.syscalls.faked
     return frozenset(names)

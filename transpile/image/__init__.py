@@ -9,9 +9,9 @@ Public API::
 
 from transpile.image.extract import ExtractLimits
 from transpile.image.merge import merge_config
-from transpile.image.model import AcquiredImage, ImageConfig
 from transpile.image.paths import image_path, resolve_in_root
 from transpile.image.sources import ImageSource, acquire
+from transpile.model.image import AcquiredImage, ImageConfig
 
 __all__ = [
     "AcquiredImage",

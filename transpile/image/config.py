@@ -6,8 +6,8 @@ import json
 from typing import Any
 
 from transpile.errors import DockuniError
-from transpile.image.model import ImageConfig
 from transpile.ir import Port
+from transpile.model.image import ImageConfig
 
 SUPPORTED_PLATFORM = ("linux", "amd64")
 

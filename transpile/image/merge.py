@@ -7,11 +7,10 @@ exposed upstream) becomes a DU901 finding, located at the Dockerfile line when t
 
 from __future__ import annotations
 
-from transpile.image.model import ImageConfig
 from transpile.ir import Dockerfile, Finding, Span
+from transpile.model.image import ImageConfig
 
 RULE = "DU901"
-_TARGETS = ("unikraft", "nanos", "osv", "microvm")
 
 
 def _finding(message: str, span: Span | None, evidence: str) -> Finding:
@@ -20,7 +19,7 @@ def _finding(message: str, span: Span | None, evidence: str) -> Finding:
         severity="info",
         message=message,
         span=span,
-        targets=_TARGETS,
+
         hint="the built image's config is what runs; the converter uses it",
         evidence=evidence,
     )

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import stat
+from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 MAX_SYMLINKS = 40
@@ -95,3 +96,47 @@ def image_path(rootfs: Path, host: Path) -> str:
     """The absolute in-image path of a host path under ``rootfs``."""
     rel = PurePosixPath(os.path.relpath(host, rootfs))
     return "/" if str(rel) == "." else "/" + str(rel)
+
+
+@dataclass(frozen=True)
+class ProgramLookup:
+    path: str  # the image path found ("" when none); a name with a slash is kept as written
+    tried: tuple[str, ...]  # every candidate, in order
+    problem: str = ""  # why nothing runnable was found ("" when found)
+
+
+def lookup_program(rootfs: Path, name: str, path_env: str, workdir: str) -> ProgramLookup:
+    """PATH lookup as runc's exec.LookPath and execvp do it, inside the image.
+
+    A name with a slash is taken as it is (relative to WORKDIR); otherwise each PATH entry is tried in
+    order (a relative entry is relative to WORKDIR) and the first regular file with an execute bit
+    wins; directories and non-executable files are skipped, and the first such reason is reported.
+    """
+    workdir = workdir or "/"
+    if "/" in name:
+        candidates = [name if name.startswith("/") else os.path.normpath(os.path.join(workdir, name))]
+    else:
+        candidates = [
+            os.path.join(d, name) if d.startswith("/") else os.path.join(workdir, d or ".", name)
+            for d in path_env.split(":")
+        ]
+    first_problem = ""
+    for cand in candidates:
+        try:
+            parts, _links, exists = resolve_parts(rootfs, cand)
+        except PathLoopError:
+            first_problem = first_problem or f"{cand}: too many levels of symbolic links"
+            continue
+        if not exists:
+            continue
+        st = os.stat(Path(rootfs, *parts))
+        if stat.S_ISDIR(st.st_mode):
+            first_problem = first_problem or f"{cand} is a directory"
+        elif not st.st_mode & 0o111 or not stat.S_ISREG(st.st_mode):
+            first_problem = first_problem or f"{cand} is not executable (mode {stat.S_IMODE(st.st_mode):o})"
+        else:
+            return ProgramLookup(cand, tuple(candidates))
+    where = "" if "/" in name else f" in PATH ({path_env})"
+    problem = first_problem or f"entrypoint {name!r} not found{where}"
+    kept = candidates[0] if "/" in name else ""
+    return ProgramLookup(kept, tuple(candidates), problem)

@@ -17,18 +17,18 @@ import re
 import shutil
 import tarfile
 import tempfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, Literal
 
-from transpile.errors import DockuniError
+from transpile.errors import DockuniError, ExitCode
 from transpile.image.config import check_platform, parse_config
 from transpile.image.extract import ExtractLimits, ExtractState, apply_layer, remove_tree
-from transpile.image.model import AcquiredImage, ImageConfig
+from transpile.model.image import AcquiredImage, ImageConfig
 
 SourceKind = Literal["build", "image", "archive", "oci"]
-EXIT_ENVIRONMENT = 3
+EXIT_ENVIRONMENT = ExitCode.ENVIRONMENT
 _DIGEST = re.compile(r"^(sha256:[0-9a-f]{64}|sha512:[0-9a-f]{128})$")
 _INDEX_TYPES = {
     "application/vnd.oci.image.index.v1+json",
@@ -404,14 +404,21 @@ def acquire(
             shutil.rmtree(work, ignore_errors=True)
 
 
-def source_from_args(args: Any) -> ImageSource:
-    """The ImageSource named by the CLI's --build/--image/--archive/--oci options (shared by commands)."""
+def parse_build_args(items: Iterable[str]) -> dict[str, str]:
+    """--build-arg values as `docker build` reads them: KEY=VALUE, or KEY alone to take it from the
+    environment (unset: an empty value)."""
     build_args: dict[str, str] = {}
-    for item in getattr(args, "build_arg", None) or []:
+    for item in items:
         key, sep, value = item.partition("=")
         if not key:
-            raise DockuniError(f"--build-arg {item!r}: expected KEY=VALUE")
+            raise DockuniError(f"--build-arg {item!r}: expected KEY=VALUE or KEY", file="--build-arg")
         build_args[key] = value if sep else os.environ.get(key, "")
+    return build_args
+
+
+def source_from_args(args: Any) -> ImageSource:
+    """The ImageSource named by the CLI's --build/--image/--archive/--oci options (shared by commands)."""
+    build_args = parse_build_args(getattr(args, "build_arg", None) or [])
     for kind in ("build", "image", "archive", "oci"):
         ref = getattr(args, kind, None)
         if ref:

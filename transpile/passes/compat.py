@@ -1,24 +1,24 @@
 """Per-target verdicts: for every syscall and facility in the graph, is it supported, faked, safe to stub,
-or missing and needed on unikraft, nanos, osv and microvm?
+or missing and needed on a target with the given capabilities?
 
-Pure: reads the facility graph, the static evidence, the trace and the static findings; returns
-TargetVerdicts. The classification (docs/verdicts.md) is deliberately conservative and every item says
-which rule decided it and on which evidence it rests.
+Pure: reads the facility graph, the static evidence, the trace and the static findings (AssessFacts) and
+a target's Capabilities; returns items and TargetVerdicts. Targets build their assessment from these
+helpers and add their own rules (transpile/targets/). The classification (docs/verdicts.md) is
+deliberately conservative and every item says which rule decided it and on which evidence it rests.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
-
-import networkx as nx
 
 from transpile import data
-from transpile.ir import TARGETS, Finding
+from transpile.model.conversion import AttackSurface
+from transpile.model.image import is_root_user, is_shell
+from transpile.model.target import Capabilities, Target
+from transpile.model.trace import TraceFacts
+from transpile.model.verdict import AssessFacts, ItemVerdict, Support, TargetVerdict
 from transpile.passes import facilities as fac
 from transpile.passes import graph as gr
-from transpile.sandbox.facts import TraceFacts
-from transpile.targets.base import ItemVerdict, Support, TargetVerdict
 
 # Loupe rule: a call counts as "usually safe to stub" when at least LOUPE_MIN_USED of Loupe's 116 apps made
 # it and at least LOUPE_MIN_FRACTION of those still passed their workload with it stubbed (ENOSYS) or
@@ -31,26 +31,12 @@ PROCESS_SYSCALLS = frozenset({"fork", "vfork", "execve", "execveat"})
 
 # Ranking for `--target auto` (docs/verdicts.md): each stub the traced workload relies on is a risk
 # (STUB_WEIGHT), each faked call a smaller one (FAKE_WEIGHT); what ships besides the app is a cost
-# (FOOTPRINT_WEIGHT per step of FOOTPRINT_RANK: Unikraft links only the libraries the app needs; Nanos
-# and OSv are general kernels, OSv with its own libc and linker; the microvm carries a Linux kernel).
+# (FOOTPRINT_WEIGHT per step of the target's footprint rank, from its capability data).
 # The rank is an ordering of size classes, not a measurement. With a trace, items known only from
 # imported symbols (never called while traced) do not count: the workload did not need them.
-FOOTPRINT_RANK = {"unikraft": 0, "nanos": 1, "osv": 2, "microvm": 3}
 STUB_WEIGHT = 10.0
 FAKE_WEIGHT = 2.0
 FOOTPRINT_WEIGHT = 25.0
-
-
-@dataclass(frozen=True)
-class _Context:
-    graph: nx.DiGraph
-    static: fac.StaticEvidence
-    trace: TraceFacts | None
-    findings: tuple[Finding, ...]
-
-    @property
-    def traced(self) -> bool:
-        return self.trace is not None
 
 
 def loupe_stubbable(syscall: str) -> tuple[bool, str]:
@@ -67,7 +53,7 @@ def loupe_stubbable(syscall: str) -> tuple[bool, str]:
     return ok, rule
 
 
-def _evidence(ctx: _Context, kind: str, name: str) -> tuple[str, ...]:
+def _evidence(ctx: AssessFacts, kind: str, name: str) -> tuple[str, ...]:
     nid = gr.node_id(kind, name)
     if nid not in ctx.graph:
         return ()
@@ -76,7 +62,7 @@ def _evidence(ctx: _Context, kind: str, name: str) -> tuple[str, ...]:
     return (f"evidence: {ev}", *lines)
 
 
-def _process_dependence(ctx: _Context) -> dict[str, tuple[str, ...]]:
+def _process_dependence(ctx: AssessFacts) -> dict[str, tuple[str, ...]]:
     """facility -> trace/static lines proving the app depends on it (fork, exec)."""
     out: dict[str, list[str]] = {}
     if ctx.trace is not None:
@@ -88,17 +74,20 @@ def _process_dependence(ctx: _Context) -> dict[str, tuple[str, ...]]:
         for argv in fac.later_execs(ctx.trace):
             out.setdefault("process.exec", []).append(f"trace: execve {' '.join(argv)[:120]}")
     for step in ctx.static.chain:
-        if step.kind == "script" and fac.is_shell(step.interpreter):
+        if step.kind == "script" and is_shell(step.interpreter):
             out.setdefault("process.exec", []).append(
-                f"static: entrypoint {step.path} is a shell script ({step.interpreter}); "
+                f"static: entrypoint {step.where} is a shell script ({step.interpreter}); "
                 "it runs commands as new processes or execs its server"
             )
     return {k: tuple(v) for k, v in out.items()}
 
 
-def _syscall_items(ctx: _Context, target: str, depends: dict[str, tuple[str, ...]]) -> list[ItemVerdict]:
+def _syscall_items(
+    ctx: AssessFacts, caps: Capabilities, depends: dict[str, tuple[str, ...]]
+) -> list[ItemVerdict]:
+    target = caps.name
     items: list[ItemVerdict] = []
-    table = data.syscall_table(target)
+    table = caps.syscalls
     stubs = data.safe_stubs()
     for name, evidence_kind in sorted(gr.needed(ctx.graph, "syscall").items()):
         ev = _evidence(ctx, "syscall", name)
@@ -145,15 +134,19 @@ def _syscall_items(ctx: _Context, target: str, depends: dict[str, tuple[str, ...
 
 
 def _facility_items(
-    ctx: _Context, target: str, depends: dict[str, tuple[str, ...]], syscall_items: Sequence[ItemVerdict]
+    ctx: AssessFacts,
+    caps: Capabilities,
+    depends: dict[str, tuple[str, ...]],
+    syscall_items: Sequence[ItemVerdict],
 ) -> list[ItemVerdict]:
+    target = caps.name
     by_syscall = {it.item.split(":", 1)[1]: it for it in syscall_items}
     facilities = data.facilities()
     items: list[ItemVerdict] = []
     for name, evidence_kind in sorted(gr.needed(ctx.graph, "facility").items()):
         ev = _evidence(ctx, "facility", name)
         entry = facilities.get(name)
-        status = entry.support(target) if entry else "missing"
+        status = caps.facility(name)
         note = (entry.note if entry else "") or ""
         extra = (note,) if note else ()
         if name in depends:
@@ -199,7 +192,7 @@ def _facility_items(
     return items
 
 
-def _binary_items(ctx: _Context, target: str) -> list[ItemVerdict]:
+def _binary_items(ctx: AssessFacts, caps: Capabilities) -> list[ItemVerdict]:
     items: list[ItemVerdict] = []
     static = ctx.static
     if static.architecture not in ("amd64", "x86_64", ""):
@@ -221,17 +214,6 @@ def _binary_items(ctx: _Context, target: str) -> list[ItemVerdict]:
                     "arch:x86_64-only",
                 )
             )
-    program = static.program
-    if target == "unikraft" and program is not None and program.pie is False:
-        how = "static " if program.static else ""
-        items.append(
-            ItemVerdict(
-                "binary:pie",
-                "missing",
-                (f"ELF {program.path} is {how}ET_EXEC (not PIE)",),
-                "unikraft:app-elfloader-needs-PIE",
-            )
-        )
     # the loader refuses to start a program whose DT_NEEDED closure is incomplete, on every target
     for lib in static.missing_libraries:
         items.append(ItemVerdict(f"library:{lib.split(' ', 1)[0]}", "missing", (lib,), "loader:DT_NEEDED"))
@@ -239,27 +221,27 @@ def _binary_items(ctx: _Context, target: str) -> list[ItemVerdict]:
         if step.kind in ("missing", "not-executable"):
             items.append(
                 ItemVerdict(
-                    f"entrypoint:{step.path}",
+                    f"entrypoint:{step.where}",
                     "missing",
-                    (f"entrypoint step {step.path}: {step.kind}",),
+                    (f"entrypoint step {step.where}: {step.kind}",),
                     "entrypoint",
                 )
             )
-    if static.user and static.user not in ("0", "root", "0:0", "root:root") and target != "microvm":
+    if caps.single_user and not is_root_user(static.user):
         where = static.user_span or "image config"
         items.append(
             ItemVerdict(
-                "config:user", "faked", (f"{where}: USER {static.user}",), f"identity:{target}:single-user"
+                "config:user", "faked", (f"{where}: USER {static.user}",), f"identity:{caps.name}:single-user"
             )
         )
     return items
 
 
-def _finding_items(ctx: _Context, target: str) -> list[ItemVerdict]:
-    """Static findings of severity error for TARGET decide only without a trace; a trace supersedes them."""
+def _finding_items(ctx: AssessFacts, caps: Capabilities) -> list[ItemVerdict]:
+    """Static findings of severity error decide only without a trace; a trace supersedes them."""
     items: list[ItemVerdict] = []
     for f in ctx.findings:
-        if target not in f.targets or f.severity != "error":
+        if f.severity != "error" or not caps.affected_by(f.need):
             continue
         where = f"{f.span.file}:{f.span.line}:{f.span.column}" if f.span else "image"
         ev = (f"{where}: {f.message}", *((f.evidence,) if f.evidence else ()))
@@ -269,7 +251,8 @@ def _finding_items(ctx: _Context, target: str) -> list[ItemVerdict]:
     return items
 
 
-def _microvm(ctx: _Context) -> TargetVerdict:
+def linux_items(ctx: AssessFacts, caps: Capabilities) -> tuple[ItemVerdict, ...]:
+    """A Linux kernel has every syscall and facility; what can still block is the binary and the image."""
     items: list[ItemVerdict] = []
     kconfig = data.facility_kconfig()
     for name in sorted(gr.needed(ctx.graph, "syscall")):
@@ -278,8 +261,20 @@ def _microvm(ctx: _Context) -> TargetVerdict:
         opts = kconfig.get(name, ())
         rule = "linux:" + ",".join(opts) if opts else "linux:base-config"
         items.append(ItemVerdict(f"facility:{name}", "supported", _evidence(ctx, "facility", name), rule))
-    items.extend(_binary_items(ctx, "microvm"))
-    return _finish("microvm", items, ctx.traced)
+    items.extend(_binary_items(ctx, caps))
+    return tuple(items)
+
+
+def unikernel_items(ctx: AssessFacts, caps: Capabilities) -> tuple[ItemVerdict, ...]:
+    """Every syscall, facility, binary property and static finding, judged against CAPS."""
+    depends = _process_dependence(ctx)
+    sys_items = _syscall_items(ctx, caps, depends)
+    return (
+        *sys_items,
+        *_facility_items(ctx, caps, depends, sys_items),
+        *_binary_items(ctx, caps),
+        *_finding_items(ctx, caps),
+    )
 
 
 def _blocker_line(it: ItemVerdict) -> str:
@@ -292,53 +287,29 @@ def _static_only(it: ItemVerdict) -> bool:
     return bool(it.evidence) and it.evidence[0] == "evidence: static"
 
 
-def _finish(target: str, items: list[ItemVerdict], traced: bool) -> TargetVerdict:
-    items.sort(key=lambda it: it.item)
-    missing = [it for it in items if it.support == "missing"]
-    counted = [it for it in items if not (traced and _static_only(it))]
+def finish(caps: Capabilities, items: Iterable[ItemVerdict], traced: bool) -> TargetVerdict:
+    ordered = sorted(items, key=lambda it: it.item)
+    missing = [it for it in ordered if it.support == "missing"]
+    counted = [it for it in ordered if not (traced and _static_only(it))]
     stubbed = sum(1 for it in counted if it.support == "stubbable")
     faked = sum(1 for it in counted if it.support == "faked")
     ok = not missing
     score = 0.0
     if ok:
         score = 1000.0 - STUB_WEIGHT * stubbed - FAKE_WEIGHT * faked
-        score -= FOOTPRINT_WEIGHT * FOOTPRINT_RANK.get(target, len(FOOTPRINT_RANK))
+        score -= FOOTPRINT_WEIGHT * caps.footprint_rank
     return TargetVerdict(
-        target=target,
+        target=caps.name,
         ok=ok,
-        items=tuple(items),
+        items=tuple(ordered),
         blockers=tuple(_blocker_line(it) for it in missing),
         score=score,
     )
 
 
-def verdicts(
-    graph: nx.DiGraph,
-    static: fac.StaticEvidence,
-    trace: TraceFacts | None,
-    findings: Iterable[Finding] = (),
-    targets: Iterable[str] = TARGETS,
-) -> tuple[TargetVerdict, ...]:
-    """One TargetVerdict per requested target, in TARGETS order."""
-    ctx = _Context(graph, static, trace, tuple(findings))
-    wanted = set(targets)
-    depends = _process_dependence(ctx)
-    out: list[TargetVerdict] = []
-    for target in TARGETS:
-        if target not in wanted:
-            continue
-        if target == "microvm":
-            out.append(_microvm(ctx))
-            continue
-        sys_items = _syscall_items(ctx, target, depends)
-        items = [
-            *sys_items,
-            *_facility_items(ctx, target, depends, sys_items),
-            *_binary_items(ctx, target),
-            *_finding_items(ctx, target),
-        ]
-        out.append(_finish(target, items, ctx.traced))
-    return tuple(out)
+def verdicts(facts: AssessFacts, targets: Iterable[Target]) -> tuple[TargetVerdict, ...]:
+    """One TargetVerdict per target, in the order given."""
+    return tuple(finish(t.capabilities, t.assess(facts), facts.traced) for t in targets)
 
 
 def rank(verdicts_: Iterable[TargetVerdict]) -> tuple[TargetVerdict, ...]:
@@ -346,14 +317,10 @@ def rank(verdicts_: Iterable[TargetVerdict]) -> tuple[TargetVerdict, ...]:
     return tuple(sorted((v for v in verdicts_ if v.ok), key=lambda v: (-v.score, v.target)))
 
 
-def attack_surface(trace: TraceFacts | None) -> dict[str, int]:
+def attack_surface(trace: TraceFacts | None) -> AttackSurface:
     """Syscalls the app needs vs what Docker's default seccomp profile allows unconditionally."""
     default = data.docker_default()
     if trace is None:
-        return {"needed": 0, "docker_default": len(default.allowed), "needed_outside_default": 0}
+        return AttackSurface(0, len(default.allowed), 0)
     names = trace.syscall_names
-    return {
-        "needed": len(names),
-        "docker_default": len(default.allowed),
-        "needed_outside_default": len(names - default.allowed),
-    }
+    return AttackSurface(len(names), len(default.allowed), len(names - default.allowed))

@@ -11,110 +11,37 @@ from __future__ import annotations
 import os
 import shlex
 import stat
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from transpile.image.model import ImageConfig
-from transpile.image.paths import PathLoopError, resolve_in_root, resolve_parts
+from transpile.image.paths import PathLoopError, lookup_program, resolve_in_root, resolve_parts
 from transpile.ir import Finding
+from transpile.model.chain import ChainStep, EntrypointChain, StepKind
+from transpile.model.image import DEFAULT_PATH, SHELLS, ImageConfig
 
-__all__ = ["DEFAULT_PATH", "ChainStep", "EntrypointChain", "resolve_entrypoint", "resolve_in_root"]
+__all__ = ["ChainStep", "EntrypointChain", "resolve_entrypoint", "resolve_in_root"]
 
-# What runc/Docker uses when the image sets no PATH.
-DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 MAX_INTERPRETER_DEPTH = 4  # Linux refuses deeper #! nesting (ELOOP)
 SHEBANG_BYTES = 256  # BINPRM_BUF_SIZE since Linux 5.1
 _SHELL_META = set("|&;<>()$`\\\"'*?[]#~=%{}\n")
-_SHELLS = {"sh", "bash", "dash", "ash", "zsh", "ksh", "busybox"}
-
-StepKind = Literal["elf", "script", "missing", "not-executable", "unknown-format", "directory", "loop"]
-_TARGETS = ("unikraft", "nanos", "osv", "microvm")
 
 
-@dataclass(frozen=True)
-class ChainStep:
-    """One program in the chain, with paths inside the image."""
-
-    name: str  # as written in argv / the #! line
-    path: str  # after PATH lookup ("" when not found)
-    resolved: str  # after following symlinks inside the root ("" when missing)
-    kind: StepKind
-    links: tuple[str, ...] = ()  # symlinks followed, in order
-    argv: tuple[str, ...] = ()  # the argv this program receives
-    size: int = 0
-    shebang: str = ""  # the #! line of a script
-
-    def to_json(self) -> dict[str, object]:
-        return {
-            "name": self.name,
-            "path": self.path,
-            "resolved": self.resolved,
-            "kind": self.kind,
-            "links": list(self.links),
-            "argv": list(self.argv),
-            "size": self.size,
-            "shebang": self.shebang,
-        }
 
 
-@dataclass(frozen=True)
-class EntrypointChain:
-    argv: tuple[str, ...]
-    path_env: str
-    workdir: str
-    steps: tuple[ChainStep, ...]
-    shell_command: str = ""  # the -c string when the entrypoint is a shell (shell form)
-    command_steps: tuple[ChainStep, ...] = ()  # the program a simple shell command runs
-    findings: tuple[Finding, ...] = ()
 
-    @property
-    def program(self) -> ChainStep | None:
-        """The ELF that ``execve`` finally loads (the interpreter of a script), if any."""
-        last = self.steps[-1] if self.steps else None
-        return last if last is not None and last.kind == "elf" else None
-
-    @property
-    def elfs(self) -> tuple[ChainStep, ...]:
-        return tuple(s for s in (*self.steps, *self.command_steps) if s.kind == "elf")
-
-    def to_json(self) -> dict[str, object]:
-        return {
-            "argv": list(self.argv),
-            "path_env": self.path_env,
-            "workdir": self.workdir,
-            "steps": [s.to_json() for s in self.steps],
-            "shell_command": self.shell_command,
-            "command_steps": [s.to_json() for s in self.command_steps],
-            "findings": [f.to_json() for f in self.findings],
-        }
 
 
 def _finding(
     rule: str, severity: Literal["error", "warning", "info"], message: str, evidence: str
 ) -> Finding:
     return Finding(
-        rule=rule, severity=severity, message=message, span=None, targets=_TARGETS, evidence=evidence
+        rule=rule, severity=severity, message=message, span=None,  evidence=evidence
     )
 
 
 def _lookup(rootfs: Path, name: str, path_env: str, workdir: str) -> tuple[str, list[str]]:
-    """PATH lookup as Go's exec.LookPath in runc: names with a slash are taken as they are."""
-    if "/" in name:
-        full = name if name.startswith("/") else os.path.normpath(os.path.join(workdir or "/", name))
-        return full, [full]
-    tried = []
-    for d in path_env.split(":"):
-        cand = (
-            os.path.join(d or ".", name)
-            if d.startswith("/")
-            else os.path.join(workdir or "/", d or ".", name)
-        )
-        tried.append(cand)
-        host = resolve_in_root(rootfs, cand)
-        if host is not None and host.is_file() and os.stat(host).st_mode & 0o111:
-            return cand, tried
-    return "", tried
+    found = lookup_program(rootfs, name, path_env, workdir)
+    return found.path, list(found.tried)
 
 
 def _step(rootfs: Path, name: str, path: str, argv: tuple[str, ...]) -> tuple[ChainStep, bytes]:
@@ -250,7 +177,7 @@ def resolve_entrypoint(config: ImageConfig, rootfs: Path) -> EntrypointChain:
     shell_command = ""
     command_steps: list[ChainStep] = []
     # shell form (["/bin/sh", "-c", "CMD"]): when CMD is one simple command, the shell execs it
-    if len(argv) >= 3 and os.path.basename(argv[0]) in _SHELLS and argv[1] == "-c":
+    if len(argv) >= 3 and os.path.basename(argv[0]) in SHELLS and argv[1] == "-c":
         shell_command = argv[2]
         words = _simple_command(shell_command)
         if words is not None:

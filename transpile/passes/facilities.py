@@ -8,13 +8,9 @@ passes do not depend on how the image was inspected.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
 
 from transpile import data
-from transpile.sandbox.facts import ProcessTrace, SocketUse, TraceFacts
-
-# Interpreters whose scripts run their commands as child processes (or exec the last one).
-SHELLS = frozenset({"sh", "bash", "dash", "ash", "busybox", "zsh", "ksh", "mksh"})
+from transpile.model.trace import ProcessTrace, SocketUse, TraceFacts
 
 # Syscalls a forked child may make without having "done work": the child just exits.
 _TRIVIAL_CHILD_CALLS = frozenset(
@@ -29,50 +25,10 @@ _STDIO = frozenset(
 _SCRATCH_DIRS = ("/tmp/", "/run/", "/var/run/", "/var/tmp/", "/dev/shm/")
 
 
-@dataclass(frozen=True)
-class ChainStep:
-    """One step of the entrypoint chain: the script or ELF that runs, inside the image."""
-
-    path: str
-    kind: str  # "script" | "elf" | "missing" | "not-executable"
-    interpreter: str = ""  # for scripts: the #! interpreter path
 
 
-@dataclass(frozen=True)
-class ElfObject:
-    """The ELF facts the graph and the verdicts read, for the program or one library of its closure."""
-
-    path: str
-    role: str  # "program" | "library" | "loader"
-    machine: str = "x86_64"
-    pie: bool | None = None  # ET_DYN program; None when unknown
-    static: bool = False
-    interpreter: str = ""
-    needed: tuple[str, ...] = ()  # resolved paths of its DT_NEEDED libraries
-    imports: tuple[str, ...] = ()  # imported (undefined, global) symbol names
-    size: int = 0
 
 
-@dataclass(frozen=True)
-class StaticEvidence:
-    """Everything known without running the program."""
-
-    argv: tuple[str, ...]
-    chain: tuple[ChainStep, ...] = ()
-    objects: tuple[ElfObject, ...] = ()
-    missing_libraries: tuple[str, ...] = ()
-    stdio_symlinks: tuple[tuple[str, str], ...] = ()  # (path in image, link target) for /dev/std* links
-    user: str = ""
-    architecture: str = "amd64"
-    dockerfile: str = ""  # path of the Dockerfile, for file:line evidence
-    user_span: str = ""  # "Dockerfile:7:1" of the USER instruction, when known
-
-    @property
-    def program(self) -> ElfObject | None:
-        for obj in self.objects:
-            if obj.role == "program":
-                return obj
-        return None
 
 
 def syscalls_for_symbols(symbols: Iterable[str]) -> dict[str, tuple[str, ...]]:
@@ -183,5 +139,3 @@ def threads(trace: TraceFacts) -> tuple[ProcessTrace, ...]:
     return tuple(p for p in trace.processes if p.is_thread)
 
 
-def is_shell(path: str) -> bool:
-    return path.rsplit("/", 1)[-1] in SHELLS

@@ -20,10 +20,11 @@ from typing import Any
 
 import networkx as nx
 
-from transpile import data
-from transpile.ir import TARGETS
+from transpile.model.image import is_shell
+from transpile.model.static import StaticEvidence
+from transpile.model.target import Capabilities
+from transpile.model.trace import TraceFacts
 from transpile.passes import facilities as fac
-from transpile.sandbox.facts import TraceFacts
 
 MAX_SOURCES = 8  # per edge: enough to explain, bounded so huge traces stay readable
 
@@ -60,9 +61,9 @@ def _note_evidence(g: nx.DiGraph, nid: str, evidence: str) -> None:
 
 
 def build_graph(
-    static: fac.StaticEvidence,
+    static: StaticEvidence,
     trace: TraceFacts | None,
-    targets: Iterable[str] = TARGETS,
+    targets: Iterable[Capabilities] = (),
 ) -> nx.DiGraph:
     """Build the facility graph from static evidence and (optionally) a trace."""
     g = nx.DiGraph(name="dockuni facility graph")
@@ -81,23 +82,23 @@ def build_graph(
     return g
 
 
-def _static_chain(g: nx.DiGraph, entry: str, static: fac.StaticEvidence) -> None:
+def _static_chain(g: nx.DiGraph, entry: str, static: StaticEvidence) -> None:
     prev = entry
     for step in static.chain:
         if step.kind == "elf":
-            nid = node_id("elf", step.path)
-            _add_node(g, nid, "elf", step.path)
+            nid = node_id("elf", step.where)
+            _add_node(g, nid, "elf", step.where)
         else:
-            nid = node_id("program", step.path)
-            _add_node(g, nid, "program", step.path, step=step.kind)
+            nid = node_id("program", step.where)
+            _add_node(g, nid, "program", step.where, step=step.kind)
         if nid != prev:
-            _add_edge(g, prev, nid, "static", f"entrypoint chain: {step.kind} {step.path}")
-        if step.kind == "script" and fac.is_shell(step.interpreter):
+            _add_edge(g, prev, nid, "static", f"entrypoint chain: {step.kind} {step.where}")
+        if step.kind == "script" and is_shell(step.interpreter):
             # A shell script runs its commands as child processes, or execs the last one.
             fid = node_id("facility", "process.exec")
             _add_node(g, fid, "facility", "process.exec")
             _note_evidence(g, fid, "static")
-            _add_edge(g, nid, fid, "static", f"{step.path} is a shell script run by {step.interpreter}")
+            _add_edge(g, nid, fid, "static", f"{step.where} is a shell script run by {step.interpreter}")
         prev = nid
     for link, target in static.stdio_symlinks:
         fid = node_id("file", link)
@@ -110,7 +111,7 @@ def _static_chain(g: nx.DiGraph, entry: str, static: fac.StaticEvidence) -> None
         _add_edge(g, fid, facility, "static", f"symlink to {target}")
 
 
-def _static_objects(g: nx.DiGraph, static: fac.StaticEvidence) -> None:
+def _static_objects(g: nx.DiGraph, static: StaticEvidence) -> None:
     for obj in static.objects:
         kind = "elf" if obj.role == "program" else "library"
         nid = node_id(kind, obj.path)
@@ -140,7 +141,7 @@ def _program_of(g: nx.DiGraph, entry: str, argv: tuple[str, ...]) -> str:
     return nid
 
 
-def _trace(g: nx.DiGraph, entry: str, static: fac.StaticEvidence, trace: TraceFacts) -> None:
+def _trace(g: nx.DiGraph, entry: str, static: StaticEvidence, trace: TraceFacts) -> None:
     # Objects the loader mapped: confirms the static closure edges (evidence becomes "both").
     opened = {f.path for f in trace.files if f.found}
     for src, dst in list(g.edges):
@@ -224,22 +225,17 @@ def _facilities(g: nx.DiGraph) -> None:
         _add_edge(g, nid, fid, evidence, f"{attrs['label']} belongs to {facility}")
 
 
-def _components(g: nx.DiGraph, targets: tuple[str, ...]) -> None:
-    comps = data.facility_components()
-    kconfig = data.facility_kconfig()
+def _components(g: nx.DiGraph, targets: tuple[Capabilities, ...]) -> None:
     for nid, attrs in list(g.nodes(data=True)):
         if attrs["kind"] != "facility":
             continue
         facility = attrs["label"]
         evidence = attrs.get("evidence", "static")
-        for target in targets:
-            names = (
-                kconfig.get(facility, ()) if target == "microvm" else comps.get(target, {}).get(facility, ())
-            )
-            for name in names:
-                cid = node_id("component", name, target)
-                _add_node(g, cid, "component", name, target=target)
-                _add_edge(g, nid, cid, evidence, f"{target} provides {facility} with {name}")
+        for caps in targets:
+            for name in caps.components.get(facility, ()):
+                cid = node_id("component", name, caps.name)
+                _add_node(g, cid, "component", name, target=caps.name)
+                _add_edge(g, nid, cid, evidence, f"{caps.name} provides {facility} with {name}")
 
 
 # --- serialisation -----------------------------------------------------------------------------------

@@ -6,14 +6,16 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from transpile.elf import ElfError, ElfFacts, read_elf
+from transpile.elf import ElfError, read_elf
 from transpile.image.merge import merge_config
-from transpile.image.model import AcquiredImage, ImageConfig
 from transpile.ir import Dockerfile, Finding, Severity
-from transpile.passes.closure import Closure, compute_closure
-from transpile.passes.entrypoint import EntrypointChain, resolve_entrypoint
+from transpile.model.chain import EntrypointChain
+from transpile.model.closure import Closure
+from transpile.model.elf import ElfFacts
+from transpile.model.image import AcquiredImage, ImageConfig
+from transpile.passes.closure import compute_closure
+from transpile.passes.entrypoint import resolve_entrypoint
 
-_TARGETS = ("unikraft", "nanos", "osv", "microvm")
 EXPECTED_MACHINE = "EM_X86_64"
 
 
@@ -64,7 +66,7 @@ class InspectFacts:
 
 def _finding(rule: str, severity: Severity, message: str, evidence: str) -> Finding:
     return Finding(
-        rule=rule, severity=severity, message=message, span=None, targets=_TARGETS, evidence=evidence
+        rule=rule, severity=severity, message=message, span=None,  evidence=evidence
     )
 
 

@@ -30,6 +30,7 @@ from dataclasses import dataclass, field, replace
 
 from transpile import ir
 from transpile.errors import DockuniError
+from transpile.model.image import DEFAULT_PATH
 from transpile.passes.expand import ExpansionError, expand_word, expand_words
 from transpile.syntax.ast import Node, ParsedFile
 
@@ -46,7 +47,6 @@ PREDEFINED_ARGS: dict[str, str] = {
 }
 
 # system.DefaultPathEnv for Linux, which BuildKit adds when the base config has no PATH.
-DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 _EXPANDED = frozenset(
     {"ENV", "ARG", "LABEL", "ADD", "COPY", "WORKDIR", "USER", "VOLUME", "EXPOSE", "STOPSIGNAL"}

@@ -24,7 +24,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from transpile.sandbox.facts import TraceFacts
+from transpile.model.trace import TraceFacts
 
 RUNC_INIT_SYSCALLS: tuple[str, ...] = (
     # runc init (libcontainer/standard_init_linux.go, finalizeNamespace) after the filter is loaded

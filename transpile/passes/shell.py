@@ -30,10 +30,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from transpile.model.image import SHELLS
+
 # Programs that only run their arguments as another command in the same process tree.
 _WRAPPERS_NO_ARG = frozenset({"exec", "nohup", "setsid", "command", "nice", "ionice", "stdbuf", "time"})
 _WRAPPERS_USER_ARG = frozenset({"gosu", "su-exec", "chroot"})  # wrapper USER command...
-SHELLS = frozenset({"sh", "bash", "dash", "ash", "zsh", "ksh", "mksh"})
 _LIST_OPERATORS = frozenset({";", "&", "&&", "||", "\n"})
 
 

@@ -1,8 +1,9 @@
 """What every rule shares: its metadata record, and pure helpers over the IR.
 
 A rule is a module ``transpile/rules/duNNN_name.py`` with constants ``ID``, ``TITLE``,
-``SEVERITY``, ``TARGETS`` (a subset of ``ir.TARGETS``), ``HINT`` and a function
-``check(df, parsed) -> Iterable[Finding]``; ``transpile.rules.registry`` lists the modules.
+``SEVERITY``, ``NEED`` (the facility it shows the app needs, from transpile/data/facilities.json),
+``HINT`` and a function ``check(df, parsed) -> Iterable[Finding]``; ``transpile.rules.registry`` lists
+the modules. No rule names a target: each target's capabilities decide which targets a need affects.
 Rules do no I/O: everything they know comes from the lowered Dockerfile.
 """
 
@@ -33,22 +34,26 @@ class Rule:
     id: str
     title: str
     severity: ir.Severity
-    targets: tuple[str, ...]
+    need: str
+    targets: tuple[str, ...]  # the registered targets whose capabilities lack the need
     hint: str
     doc: str
     check: CheckFn
 
     @classmethod
     def from_module(cls, module: ModuleType) -> Rule:
-        targets = tuple(module.TARGETS)
-        unknown = set(targets) - set(ir.TARGETS)
-        if unknown:
-            raise ValueError(f"{module.__name__}: unknown targets {sorted(unknown)}")
+        from transpile import data
+        from transpile import targets as registry
+
+        need = str(module.NEED)
+        if need and need not in data.facilities():
+            raise ValueError(f"{module.__name__}: unknown need {need!r} (not in facilities.json)")
         return cls(
             id=module.ID,
             title=module.TITLE,
             severity=module.SEVERITY,
-            targets=targets,
+            need=need,
+            targets=registry.affected(need),
             hint=module.HINT,
             doc=doc_url(module.ID),
             check=module.check,
@@ -63,16 +68,19 @@ def finding(
     evidence: str = "",
     hint: str | None = None,
 ) -> ir.Finding:
-    """A Finding carrying the calling rule's id, severity, targets and hint (pass ``globals()``)."""
+    """A Finding carrying the calling rule's id, severity, need, targets and hint (pass ``globals()``)."""
+    from transpile import targets as registry
+
     severity = module_globals["SEVERITY"]
-    targets = module_globals["TARGETS"]
-    assert isinstance(severity, str) and isinstance(targets, tuple)
+    need = str(module_globals["NEED"])
+    assert isinstance(severity, str)
     return ir.Finding(
         rule=str(module_globals["ID"]),
         severity=severity,  # type: ignore[arg-type]
         message=message,
         span=span,
-        targets=targets,
+        need=need,
+        targets=registry.affected(need),
         hint=str(module_globals["HINT"]) if hint is None else hint,
         evidence=evidence,
     )

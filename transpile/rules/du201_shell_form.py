@@ -12,7 +12,7 @@ from transpile.syntax.ast import ParsedFile
 ID = "DU201"
 TITLE = "shell-form ENTRYPOINT/CMD"
 SEVERITY: ir.Severity = "warning"
-TARGETS = ("unikraft", "nanos", "osv")
+NEED = "process.exec"  # the facility it finds; the targets' capabilities decide whom it affects
 HINT = 'use the exec (JSON) form: CMD ["program", "arg", ...]'
 
 

@@ -6,14 +6,15 @@ import posixpath
 from collections.abc import Iterator
 
 from transpile import ir
-from transpile.passes.shell import SHELLS, unwrap
+from transpile.model.image import SHELLS
+from transpile.passes.shell import unwrap
 from transpile.rules.base import final_lineage, finding, instructions, locate, runtime
 from transpile.syntax.ast import ParsedFile
 
 ID = "DU202"
 TITLE = "entrypoint is a shell script or sh -c"
 SEVERITY: ir.Severity = "warning"
-TARGETS = ("unikraft", "nanos", "osv")
+NEED = "process.exec"  # the facility it finds; the targets' capabilities decide whom it affects
 HINT = "exec the server binary directly (options in CMD/ENV); `dockuni trace` shows what the script runs"
 
 

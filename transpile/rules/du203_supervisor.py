@@ -13,7 +13,7 @@ from transpile.syntax.ast import ParsedFile
 ID = "DU203"
 TITLE = "process supervisor or init system"
 SEVERITY: ir.Severity = "error"
-TARGETS = ("unikraft", "nanos", "osv")
+NEED = "process.fork"  # the facility it finds; the targets' capabilities decide whom it affects
 HINT = "run the one server process directly; a unikernel is its own init and runs a single process"
 
 # Programs whose job is to start and watch other processes.

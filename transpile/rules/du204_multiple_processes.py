@@ -14,7 +14,7 @@ from transpile.syntax.ast import ParsedFile
 ID = "DU204"
 TITLE = "several processes started from one command"
 SEVERITY: ir.Severity = "error"
-TARGETS = ("unikraft", "nanos", "osv")
+NEED = "process.fork"  # the facility it finds; the targets' capabilities decide whom it affects
 HINT = "one unikernel runs one process: split the services into separate images (one per server)"
 
 _SERVICE_TOOLS = frozenset({"service", "rc-service"})

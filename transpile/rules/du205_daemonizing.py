@@ -13,7 +13,7 @@ from transpile.syntax.ast import ParsedFile
 ID = "DU205"
 TITLE = "daemonizing server"
 SEVERITY: ir.Severity = "error"
-TARGETS = ("unikraft", "nanos", "osv")
+NEED = "process.fork"  # the facility it finds; the targets' capabilities decide whom it affects
 HINT = "run it in the foreground: nginx -g 'daemon off;', redis-server --daemonize no, httpd -DFOREGROUND"
 
 

@@ -11,7 +11,7 @@ from transpile.syntax.ast import ParsedFile
 ID = "DU206"
 TITLE = "HEALTHCHECK needs exec"
 SEVERITY: ir.Severity = "warning"
-TARGETS = ("unikraft", "nanos", "osv", "microvm")
+NEED = "runtime.healthcheck"  # the facility it finds; the targets' capabilities decide whom it affects
 HINT = "probe the service from outside (an HTTP or TCP check on the exposed port) and drop HEALTHCHECK"
 
 
@@ -23,6 +23,6 @@ def check(df: ir.Dockerfile, parsed: ParsedFile) -> Iterator[ir.Finding]:
     yield finding(
         globals(),
         f"HEALTHCHECK runs `{command}` inside the container (like docker exec); a unikernel or "
-        "microVM has no way to start a second process on demand, so the check is lost",
+        "VM has no way to start a second process on demand, so the check is lost",
         hc.span,
     )

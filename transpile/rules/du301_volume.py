@@ -11,8 +11,8 @@ from transpile.syntax.ast import ParsedFile
 ID = "DU301"
 TITLE = "VOLUME needs persistent storage"
 SEVERITY: ir.Severity = "warning"
-TARGETS = ("unikraft", "nanos", "osv", "microvm")
-HINT = "attach storage explicitly (kraft `volumes:`, Nanos `Mounts`, a virtio-blk disk) or drop the VOLUME"
+NEED = "fs.persistent"  # the facility it finds; the targets' capabilities decide whom it affects
+HINT = "attach storage explicitly (a 9p volume, a mount in the unikernel config, a virtio-blk disk)"
 
 
 def check(df: ir.Dockerfile, parsed: ParsedFile) -> Iterator[ir.Finding]:
@@ -23,8 +23,8 @@ def check(df: ir.Dockerfile, parsed: ParsedFile) -> Iterator[ir.Finding]:
                 continue
             yield finding(
                 globals(),
-                f"VOLUME {path}: the unikernel's root filesystem is built into the image (Unikraft: a "
-                "read-only initramfs) and kraft ignores the image's VOLUMEs, so writes there are "
-                "lost unless a volume is attached",
+                f"VOLUME {path}: the unikernel's root filesystem is built into the image (often a "
+                "read-only initramfs) and unikernel build tools ignore the image's VOLUMEs, so writes "
+                "there are lost unless a volume is attached",
                 locate(df, instr.span, path),
             )

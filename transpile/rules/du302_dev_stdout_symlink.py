@@ -12,7 +12,7 @@ from transpile.syntax.ast import ParsedFile
 ID = "DU302"
 TITLE = "symlink to /dev/stdout or /dev/stderr"
 SEVERITY: ir.Severity = "warning"
-TARGETS = ("unikraft",)
+NEED = "fs.stdio_symlink"  # the facility it finds; the targets' capabilities decide whom it affects
 HINT = "drop the symlink and let the server log to a file, or to its console through its own configuration"
 
 _STD_TARGETS = frozenset(
@@ -49,7 +49,7 @@ def check(df: ir.Dockerfile, parsed: ParsedFile) -> Iterator[ir.Finding]:
                     )
                     yield finding(
                         globals(),
-                        f"{link} is a symlink to {word.text}: Unikraft has no /dev/stdout or "
-                        "/dev/stderr to open, so the server fails to open its log file",
+                        f"{link} is a symlink to {word.text}: a unikernel without /dev/stdout or "
+                        "/dev/stderr cannot open it, so the server fails to open its log file",
                         span,
                     )

@@ -11,7 +11,7 @@ from transpile.syntax.ast import ParsedFile
 ID = "DU401"
 TITLE = "USER other than root"
 SEVERITY: ir.Severity = "warning"
-TARGETS = ("unikraft", "nanos", "osv")
+NEED = "identity.users"  # the facility it finds; the targets' capabilities decide whom it affects
 HINT = "drop USER for the unikernel build (isolation comes from the VM boundary) or keep the container target"
 
 _ROOT = frozenset({"", "root", "0", "root:root", "0:0", "root:0", "0:root"})

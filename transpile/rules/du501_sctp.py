@@ -11,8 +11,8 @@ from transpile.syntax.ast import ParsedFile
 ID = "DU501"
 TITLE = "SCTP port"
 SEVERITY: ir.Severity = "error"
-TARGETS = ("unikraft", "nanos")
-HINT = "serve over TCP or UDP, or keep the container/microVM target"
+NEED = "network.sctp"  # the facility it finds; the targets' capabilities decide whom it affects
+HINT = "serve over TCP or UDP, or keep a target whose network stack has SCTP (a Linux VM, the container)"
 
 
 def check(df: ir.Dockerfile, parsed: ParsedFile) -> Iterator[ir.Finding]:
@@ -21,6 +21,6 @@ def check(df: ir.Dockerfile, parsed: ParsedFile) -> Iterator[ir.Finding]:
             if word.lower().endswith("/sctp"):
                 yield finding(
                     globals(),
-                    f"EXPOSE {word}: the network stack of Unikraft and Nanos (lwIP) has no SCTP",
+                    f"EXPOSE {word}: lwIP, the network stack of several unikernels, has no SCTP",
                     locate(df, instr.span, word),
                 )

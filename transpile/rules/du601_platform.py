@@ -11,7 +11,7 @@ from transpile.syntax.ast import ParsedFile
 ID = "DU601"
 TITLE = "non-x86_64 platform"
 SEVERITY: ir.Severity = "error"
-TARGETS = ("unikraft", "nanos", "osv", "microvm")
+NEED = "arch.foreign"  # the facility it finds; the targets' capabilities decide whom it affects
 HINT = "build for linux/amd64 (drop --platform or use $BUILDPLATFORM / $TARGETPLATFORM)"
 
 _X86_64 = frozenset({"amd64", "x86_64", "x86-64"})
@@ -36,6 +36,6 @@ def check(df: ir.Dockerfile, parsed: ParsedFile) -> Iterator[ir.Finding]:
         yield finding(
             globals(),
             f"stage {stage.name or stage.index} is built for {stage.platform}: dockuni's unikernel and "
-            "microVM targets are x86_64 only (Unikraft's app-elfloader loads x86_64 ELF files)",
+            "VM targets are x86_64 only (their loaders and kernels boot x86_64 ELF files)",
             span,
         )

@@ -11,7 +11,7 @@ from transpile.syntax.ast import ParsedFile
 ID = "DU701"
 TITLE = "ONBUILD trigger"
 SEVERITY: ir.Severity = "info"
-TARGETS = ("unikraft", "nanos", "osv", "microvm")
+NEED = "build.onbuild"  # the facility it finds; the targets' capabilities decide whom it affects
 HINT = "write the steps into the Dockerfiles that need them; a converted image should not depend on triggers"
 
 

@@ -13,7 +13,7 @@ from transpile.syntax.ast import ParsedFile
 ID = "DU702"
 TITLE = "package manager cache in the final image"
 SEVERITY: ir.Severity = "info"
-TARGETS = ("unikraft", "nanos", "osv", "microvm")
+NEED = "image.package_cache"  # the facility it finds; the targets' capabilities decide whom it affects
 HINT = (
     "clean up in the same RUN (apt-get ... && rm -rf /var/lib/apt/lists/*, apk add --no-cache, "
     "pip install --no-cache-dir), or install in a build stage and COPY only what runs"
@@ -81,6 +81,6 @@ def check(df: ir.Dockerfile, parsed: ParsedFile) -> Iterator[ir.Finding]:
             yield finding(
                 globals(),
                 f"{why}; every file of the final image goes into the unikernel's root filesystem "
-                "(Unikraft loads it into memory as an initramfs)",
+                "(an initramfs is loaded into memory whole)",
                 span,
             )

@@ -6,7 +6,7 @@ Public API::
     facts = run_trace(rootfs, image_config, TraceOptions(duration_s=8))
 """
 
-from transpile.sandbox.facts import FileAccess, ProcessTrace, SocketUse, TraceFacts
+from transpile.model.trace import FileAccess, ProcessTrace, SocketUse, TraceFacts
 from transpile.sandbox.runner import TraceOptions, run_trace
 
 __all__ = ["FileAccess", "ProcessTrace", "SocketUse", "TraceFacts", "TraceOptions", "run_trace"]

@@ -29,15 +29,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
-from transpile.errors import DockuniError
-from transpile.image.model import ImageConfig
-from transpile.sandbox.facts import TraceFacts
+from transpile.errors import DockuniError, ExitCode
+from transpile.model.image import ImageConfig
+from transpile.model.trace import TraceFacts
 from transpile.sandbox.resolve import Launch, plan_launch
 from transpile.sandbox.strace import ParsedTrace, parse_strace
 
 INNER = Path(__file__).with_name("_inner.py")
 CGROUP_ROOT = Path("/sys/fs/cgroup")
-EXIT_ENVIRONMENT = 3
+EXIT_ENVIRONMENT = ExitCode.ENVIRONMENT
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from transpile.sandbox.facts import FileAccess, ProcessTrace, SocketUse
+from transpile.model.trace import FileAccess, ProcessTrace, SocketUse
 
 EXEC_MARKER = "/.dockuni-sandbox-exec"  # keep in sync with _inner.EXEC_MARKER
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from transpile.sandbox.facts import TraceFacts
+from transpile.model.trace import TraceFacts
 
 
 def summary_text(facts: TraceFacts, seccomp_path: str = "") -> str:

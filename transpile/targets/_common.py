@@ -10,10 +10,10 @@ import posixpath
 import re
 import shlex
 from collections.abc import Iterable, Mapping
-from typing import Any
 
 from transpile.errors import DockuniError
-from transpile.targets.base import ConversionFacts, Recipe
+from transpile.model.conversion import ConversionFacts, Recipe
+from transpile.model.image import is_root_user
 
 # Pseudo filesystems the kernel (or the unikernel) provides: never copied into a root filesystem.
 VIRTUAL_ROOTS: tuple[str, ...] = ("/proc", "/sys", "/dev")
@@ -38,17 +38,6 @@ def under(path: str, roots: Iterable[str]) -> bool:
     return any(path == r or path.startswith(r.rstrip("/") + "/") for r in roots)
 
 
-def _path_of(item: Any) -> str:
-    """The image path of a closure entry: a string, a FileRef (``path``) or a Library (``file.path``)."""
-    if isinstance(item, str):
-        return item
-    if hasattr(item, "path"):
-        return str(item.path)
-    if hasattr(item, "file"):
-        return _path_of(item.file)
-    return ""
-
-
 def program_argv(facts: ConversionFacts) -> tuple[str, ...]:
     """The argv the kernel finally runs, with the program as an absolute image path.
 
@@ -56,52 +45,39 @@ def program_argv(facts: ConversionFacts) -> tuple[str, ...]:
     script as its argument); its ``path`` is the PATH lookup's result. Without a chain, a relative
     ``argv[0]`` is replaced by the closure's program path.
     """
-    steps = tuple(getattr(facts.chain, "steps", ()) or ())
-    if steps and getattr(steps[-1], "kind", "") == "elf":
+    steps = facts.chain.steps if facts.chain is not None else ()
+    if steps and steps[-1].kind == "elf":
         last = steps[-1]
-        path = str(getattr(last, "path", "") or getattr(last, "resolved", ""))
-        args = tuple(str(a) for a in getattr(last, "argv", ()) or ())
-        if path.startswith("/") and args:
-            return (path, *args[1:])
+        path = last.path or last.resolved
+        if path.startswith("/") and last.argv:
+            return (path, *last.argv[1:])
     argv = tuple(facts.argv or facts.config.argv)
-    if argv and not argv[0].startswith("/"):
-        prog = _path_of(getattr(facts.closure, "program", None) or "")
+    if argv and not argv[0].startswith("/") and facts.closure is not None and facts.closure.program:
+        prog = facts.closure.program.path
         if prog.startswith("/"):
             return (prog, *argv[1:])
     return argv
 
 
 def closure_paths(facts: ConversionFacts) -> tuple[str, ...]:
-    """The program, its loader and its exact DT_NEEDED closure, as absolute paths in the image.
-
-    Reads ``transpile.passes.closure.Closure``: ``files`` are the program, the interpreter (under its
-    PT_INTERP path) and each library under the path the loader found it by.
-    """
+    """The program, its loader and its exact DT_NEEDED closure, as absolute paths in the image: the
+    program, the interpreter (under its PT_INTERP path) and each library under the path the loader
+    found it by."""
     closure = facts.closure
     paths: list[str] = []
     argv = program_argv(facts)
     if argv and argv[0].startswith("/"):
         paths.append(argv[0])
     if closure is not None:
-        items: list[Any] = []
-        for attr in ("program", "interpreter"):
-            value = getattr(closure, attr, None)
-            if value is not None:
-                items.append(value)
-        items += list(getattr(closure, "files", ()) or ())
-        items += list(getattr(closure, "libraries", ()) or ())
-        paths += [_path_of(i) for i in items]
+        refs = [r for r in (closure.program, closure.interpreter) if r is not None]
+        refs += list(closure.files) + [lib.file for lib in closure.libraries]
+        paths += [r.path for r in refs]
     return _unique(clean_path(p) for p in paths if p)
 
 
 def loader_path(facts: ConversionFacts) -> str:
-    for attr in ("interpreter", "loader"):
-        value = getattr(facts.closure, attr, None)
-        if isinstance(value, str):
-            if value:
-                return value
-        elif value is not None and hasattr(value, "path"):
-            return str(value.path)
+    if facts.closure is not None and facts.closure.interpreter is not None:
+        return facts.closure.interpreter.path
     for path in closure_paths(facts):
         if posixpath.basename(path).startswith(("ld-linux", "ld-musl")):
             return path
@@ -128,9 +104,8 @@ def written_dirs(facts: ConversionFacts, *, skip: Iterable[str] = ()) -> tuple[s
 
 
 def symlink_targets(facts: ConversionFacts) -> dict[str, str]:
-    """``path -> target`` for image symlinks the pipeline reported (``extra["symlinks"]``)."""
-    raw = facts.extra.get("symlinks", {})
-    return {str(k): str(v) for k, v in raw.items()} if isinstance(raw, Mapping) else {}
+    """``path -> target`` for the image's symlinks to the container's output streams."""
+    return dict(facts.stdio_symlinks)
 
 
 def log_redirects(facts: ConversionFacts) -> tuple[str, ...]:
@@ -167,9 +142,8 @@ def runtime_paths(facts: ConversionFacts) -> tuple[str, ...]:
 
 
 def runtime_dirs(facts: ConversionFacts) -> tuple[str, ...]:
-    """Directories that must exist even if nothing in them is shipped (``extra["runtime_dirs"]``)."""
-    raw = facts.extra.get("runtime_dirs", ())
-    return _unique(clean_path(str(p)) for p in raw if str(p).startswith("/") and str(p) != "/")
+    """Directories that must exist even if nothing in them is shipped (the ones the app listed)."""
+    return _unique(clean_path(p) for p in facts.runtime_dirs if p.startswith("/") and p != "/")
 
 
 def shipped_files(facts: ConversionFacts) -> tuple[str, ...]:
@@ -271,7 +245,7 @@ def verdict_notes(facts: ConversionFacts, target: str) -> tuple[str, ...]:
 def dropped_user_note(facts: ConversionFacts, kernel: str) -> tuple[str, ...]:
     """Single-user kernels run everything as one identity: say that the image's USER is not kept."""
     user = facts.config.user
-    if user and user not in ("0", "root", "0:0"):
+    if not is_root_user(user):
         return (f"{kernel} has no users: USER {user} is dropped",)
     return ()
 

@@ -13,8 +13,10 @@ import posixpath
 from dataclasses import dataclass
 from typing import Any
 
+from transpile import data
+from transpile.model.conversion import ConversionFacts, Recipe
 from transpile.targets import _common as c
-from transpile.targets.base import ConversionFacts, Recipe
+from transpile.targets._base import ContainerTarget
 
 # Syscall -> the capability a process needs to make it succeed in the ways servers use it.
 _CAP_BY_SYSCALL: dict[str, str] = {
@@ -120,23 +122,21 @@ def network(facts: ConversionFacts) -> tuple[str, str]:
 
 
 def seccomp_profile(facts: ConversionFacts) -> tuple[dict[str, Any] | None, str]:
-    """The profile the pipeline derived (``extra["seccomp_profile"]``), else the seccomp pass's own
-    derivation from the trace; without a trace, none (Docker's default profile applies)."""
-    given = facts.extra.get("seccomp_profile")
-    if isinstance(given, dict):
-        profile: dict[str, Any] = given
-    elif facts.trace is not None and facts.trace.syscalls:
-        from transpile.passes.seccomp import seccomp_profile as derive
+    """The profile the pipeline derived, else the seccomp pass's own derivation from the trace; without
+    a trace, none (Docker's default profile applies)."""
+    from transpile.passes import seccomp
 
-        profile = derive(facts.trace)
+    profile: dict[str, Any]
+    if facts.seccomp_profile is not None:
+        profile = dict(facts.seccomp_profile)
+    elif facts.trace is not None and facts.trace.syscalls:
+        profile = seccomp.seccomp_profile(facts.trace)
     else:
         return None, "seccomp: Docker's default profile (no trace to derive one from)"
-    allowed = {
-        n for r in profile.get("syscalls", []) if r.get("action") == "SCMP_ACT_ALLOW" for n in r["names"]
-    }
+    allowed = seccomp.profile_stats(profile, ())["allowed"]
     return (
         profile,
-        f"seccomp: {len(allowed)} syscalls allowed (what the trace saw plus the runtime's), the rest denied",
+        f"seccomp: {allowed} syscalls allowed (what the trace saw plus the runtime's), the rest denied",
     )
 
 
@@ -230,3 +230,6 @@ def emit(facts: ConversionFacts) -> Recipe:
         run_command="./run.sh",
         build_command="",
     )
+
+
+TARGET = ContainerTarget(data.capabilities("container"), emit)

@@ -22,11 +22,11 @@ import lzma
 import os
 import stat
 import tempfile
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-MAX_SYMLINK_HOPS = 40  # as the kernel's ELOOP limit
+from transpile.image.paths import PathLoopError, resolve_parts
 
 
 @dataclass(frozen=True)
@@ -126,34 +126,19 @@ class RootfsReader:
         self.missing: list[str] = []
 
     def resolve(self, path: str) -> str | None:
-        """The symlink-free path (relative to the root) PATH names, recording every symlink crossed."""
-        parts = [p for p in path.split("/") if p and p != "."]
-        cur = ""
-        hops = 0
-        while parts:
-            part = parts.pop(0)
-            if part == "..":
-                cur = os.path.dirname(cur)  # cur holds no symlinks, so ".." is lexical here
-                continue
-            candidate = f"{cur}/{part}" if cur else part
-            try:
-                st = os.lstat(self.root / candidate)
-            except (FileNotFoundError, NotADirectoryError):
-                return None
-            if stat.S_ISLNK(st.st_mode):
-                hops += 1
-                if hops > MAX_SYMLINK_HOPS:
-                    return None
-                target = os.readlink(self.root / candidate)
-                self.entries.setdefault(candidate, symlink(candidate, target))
-                if target.startswith("/"):
-                    cur = ""
-                parts = [p for p in target.split("/") if p and p != "."] + parts
-                continue
-            if parts and not stat.S_ISDIR(st.st_mode):
-                return None
-            cur = candidate
-        return cur
+        """The symlink-free path (relative to the root) PATH names, recording every symlink crossed.
+
+        Resolution is image/paths.py's, the one resolver that keeps every path inside the root."""
+        try:
+            parts, links, exists = resolve_parts(self.root, path)
+        except PathLoopError:
+            return None
+        if not exists:
+            return None
+        for link in links:
+            rel = link.lstrip("/")
+            self.entries.setdefault(rel, symlink(rel, os.readlink(self.root / rel)))
+        return "/".join(parts)
 
     def _record_dirs(self, rel: str) -> None:
         parent = os.path.dirname(rel)
@@ -285,13 +270,3 @@ def init_conf(items: Iterable[tuple[str, str]]) -> bytes:
             raise ValueError(f"NUL byte in init configuration item {key!r}")
         out += key.encode() + b"\0" + value.encode() + b"\0"
     return bytes(out)
-
-
-def read_passwd(text: str) -> Mapping[str, tuple[int, int]]:
-    """name -> (uid, gid) from an /etc/passwd text."""
-    out: dict[str, tuple[int, int]] = {}
-    for line in text.splitlines():
-        f = line.split(":")
-        if len(f) >= 4 and f[2].isdigit() and f[3].isdigit():
-            out[f[0]] = (int(f[2]), int(f[3]))
-    return out

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 from transpile import data
 
 if TYPE_CHECKING:
-    from transpile.sandbox.facts import TraceFacts
+    from transpile.model.trace import TraceFacts
 
 # syscall -> the option without which the kernel answers ENOSYS (or does not build the syscall at all)
 SYSCALL_OPTIONS: Mapping[str, str] = {

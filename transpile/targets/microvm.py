@@ -14,14 +14,18 @@ from __future__ import annotations
 
 import json
 import posixpath
-from collections.abc import Iterable
 from importlib import resources
+from pathlib import Path
 from typing import Any
 
+from transpile import data
+from transpile.model.chain import EntrypointChain
+from transpile.model.closure import Closure
+from transpile.model.conversion import ConversionFacts, Recipe
 from transpile.targets import kconfig
-from transpile.targets.base import ConversionFacts, Recipe
+from transpile.targets._base import LinuxVmTarget
 
-TARGET = "microvm"
+NAME = "microvm"
 DEFAULT_MEMORY_MB = 512
 # Firecracker's usual boot arguments: reboot=k makes the guest's reboot end the VM, pci=off (MMIO only)
 FIRECRACKER_BOOT_ARGS = "console=ttyS0 reboot=k panic=1 pci=off"
@@ -32,34 +36,22 @@ def _resource(name: str) -> bytes:
     return resources.files("transpile.targets").joinpath(name).read_bytes()
 
 
-def _closure_paths(closure: Any) -> list[str]:
-    """Paths of the loader closure, whatever shape the closure pass gives (objects, strings, mapping)."""
+def _closure_paths(closure: Closure | None) -> list[str]:
+    """Every file the loader maps, under the path it was found by and where its symlinks lead."""
     if closure is None:
         return []
-    items: Iterable[Any]
-    if isinstance(closure, dict):
-        items = closure.keys()
-    else:
-        items = getattr(closure, "files", None) or getattr(closure, "paths", None) or ()
     out: list[str] = []
-    for item in items:
-        if isinstance(item, str):
-            out.append(item)
-            continue
-        for attr in ("path", "realpath"):
-            value = getattr(item, attr, "")
-            if isinstance(value, str) and value:
-                out.append(value)
+    for ref in closure.files:
+        out += [p for p in (ref.path, ref.realpath) if p]
     return out
 
 
-def _chain_paths(chain: Any) -> list[str]:
+def _chain_paths(chain: EntrypointChain | None) -> list[str]:
+    if chain is None:
+        return []
     out: list[str] = []
-    for step in (*getattr(chain, "steps", ()), *getattr(chain, "command_steps", ())):
-        for attr in ("path", "resolved"):
-            value = getattr(step, attr, "")
-            if isinstance(value, str) and value.startswith("/"):
-                out.append(value)
+    for step in (*chain.steps, *chain.command_steps):
+        out += [p for p in (step.path, step.resolved) if p.startswith("/")]
     return out
 
 
@@ -68,9 +60,8 @@ def _program(facts: ConversionFacts) -> str:
     argv = facts.argv
     if argv and argv[0].startswith("/"):
         return argv[0]
-    steps = getattr(facts.chain, "steps", ())
-    if steps and isinstance(getattr(steps[0], "path", None), str) and steps[0].path:
-        return str(steps[0].path)
+    if facts.chain is not None and facts.chain.steps and facts.chain.steps[0].path:
+        return facts.chain.steps[0].path
     return argv[0] if argv else ""
 
 
@@ -115,7 +106,7 @@ def spec(facts: ConversionFacts) -> dict[str, Any]:
     files.update(_chain_paths(facts.chain))
     files.update(_closure_paths(facts.closure))
     files.update(p for p in facts.runtime_files if p.startswith("/"))
-    files.update(str(p) for p in facts.extra.get("runtime_dirs", ()) if str(p).startswith("/"))
+    files.update(p for p in facts.runtime_dirs if p.startswith("/"))
     trace = facts.trace
     if trace is not None:
         for ex in trace.execs:
@@ -234,11 +225,11 @@ def emit(facts: ConversionFacts) -> Recipe:
         )
     if s["user"]:
         notes.append(f"runs as USER {s['user']} (uid/gid resolved from the image's /etc/passwd)")
-    verdict = facts.verdict(TARGET)
+    verdict = facts.verdict(NAME)
     if verdict is not None and not verdict.ok:
         notes.extend(f"blocker: {b}" for b in verdict.blockers)
     return Recipe(
-        target=TARGET,
+        target=NAME,
         files=tuple(sorted(files.items())),
         executable=("build-kernel.sh", "run.sh"),
         notes=tuple(notes),
@@ -246,3 +237,16 @@ def emit(facts: ConversionFacts) -> Recipe:
         run_command="./run.sh"
         + ("" if not s["ports"] else f"  # then: curl http://127.0.0.1:{host_port(s['ports'][0])}/"),
     )
+
+
+def package(recipe_dir: Path, rootfs: Path) -> tuple[str, ...]:
+    """Build the recipe's initramfs.cpio from the image, so that its run.sh boots as written."""
+    from transpile.targets import qemu
+
+    missing = qemu.build_recipe_initramfs(recipe_dir, rootfs)
+    if not missing:
+        return ()
+    return ("files the recipe lists but the image lacks (left out of initramfs.cpio): " + ", ".join(missing),)
+
+
+TARGET = LinuxVmTarget(data.capabilities(NAME), emit, packager=package)

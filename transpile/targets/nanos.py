@@ -15,8 +15,10 @@ import json
 import posixpath
 from typing import Any
 
+from transpile import data
+from transpile.model.conversion import ConversionFacts, Recipe
 from transpile.targets import _common as c
-from transpile.targets.base import ConversionFacts, Recipe
+from transpile.targets._base import UnikernelTarget
 
 VERSION = "latest"
 
@@ -115,3 +117,6 @@ def emit(facts: ConversionFacts) -> Recipe:
         ),
         run_command=f"ops pkg load -l {pkg} -c config.json {ports}".strip(),
     )
+
+
+TARGET = UnikernelTarget(data.capabilities("nanos"), emit)

@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import re
 
+from transpile import data
+from transpile.model.conversion import ConversionFacts, Recipe
 from transpile.targets import _common as c
-from transpile.targets.base import ConversionFacts, Recipe
+from transpile.targets._base import UnikernelTarget
 
 MODULE = "dockuni-app"
 _PLAIN = re.compile(r"[A-Za-z0-9_@%+=:,./-]+")
@@ -80,3 +82,6 @@ def emit(facts: ConversionFacts) -> Recipe:
             ["cd $OSV && ./scripts/run.py", *fwd.split(), "-e", f'"$(cat apps/{MODULE}/cmdline.txt)"']
         ),
     )
+
+
+TARGET = UnikernelTarget(data.capabilities("osv"), emit)

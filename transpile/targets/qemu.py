@@ -29,10 +29,11 @@ from pathlib import Path
 from typing import Any
 
 from transpile.errors import DockuniError
+from transpile.image.users import resolve_user
+from transpile.model.image import DEFAULT_PATH
 from transpile.targets import initramfs
 
 INIT_MARKER = "dockuni-init["
-DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 GUEST_ADDR = ("10.0.2.15", "255.255.255.0", "10.0.2.2")  # QEMU user networking's defaults
 STOCK_MODULES = {
     "e1000": ("e1000",),
@@ -223,36 +224,10 @@ def compile_init(out_dir: Path, source: bytes | None = None) -> Path:
 
 def _resolve_user(rootfs: Path, user: str) -> tuple[int, int]:
     """uid/gid for USER ("", "name", "uid", "name:group", "uid:gid") from the image's passwd/group."""
-    if not user:
-        return 0, 0
-    name, _, group = user.partition(":")
-    passwd: dict[str, tuple[int, int]] = {}
-    groups: dict[str, int] = {}
-    reader = initramfs.RootfsReader(rootfs)
-    rel = reader.resolve("/etc/passwd")
-    if rel:
-        passwd = dict(initramfs.read_passwd((rootfs / rel).read_text(errors="replace")))
-    rel = reader.resolve("/etc/group")
-    if rel:
-        for line in (rootfs / rel).read_text(errors="replace").splitlines():
-            f = line.split(":")
-            if len(f) >= 3 and f[2].isdigit():
-                groups[f[0]] = int(f[2])
-    if name.isdigit():
-        uid = int(name)
-        gid = next((g for u, g in passwd.values() if u == uid), uid)
-    elif name in passwd:
-        uid, gid = passwd[name]
-    else:
-        raise DockuniError(f"USER {user}: no such user in the image's /etc/passwd", exit_code=2)
-    if group:
-        if group.isdigit():
-            gid = int(group)
-        elif group in groups:
-            gid = groups[group]
-        else:
-            raise DockuniError(f"USER {user}: no such group in the image's /etc/group", exit_code=2)
-    return uid, gid
+    ids = resolve_user(rootfs, user)
+    if ids.problem:
+        raise DockuniError(f"USER {user}: {ids.problem}", exit_code=2)
+    return ids.uid, ids.gid
 
 
 def build_initramfs(

@@ -11,9 +11,15 @@ from __future__ import annotations
 
 import json
 import posixpath
+from collections.abc import Iterator
 
+from transpile import data
+from transpile.model.conversion import ConversionFacts, Recipe
+from transpile.model.image import is_root_user
+from transpile.model.target import Capabilities
+from transpile.model.verdict import AssessFacts, ItemVerdict
 from transpile.targets import _common as c
-from transpile.targets.base import ConversionFacts, Recipe
+from transpile.targets._base import UnikernelTarget
 
 RUNTIME = "base:latest"
 TARGETS: tuple[str, ...] = ("qemu/x86_64", "fc/x86_64")
@@ -112,7 +118,7 @@ def emit(facts: ConversionFacts) -> Recipe:
     notes = list(c.verdict_notes(facts, "unikraft")) + list(rewrite_notes)
     if c.workdir(facts) != "/":
         notes.append(f"kraft ignores WORKDIR {c.workdir(facts)}: the app starts in /")
-    if cfg.user and cfg.user not in ("0", "root", "0:0"):
+    if not is_root_user(cfg.user):
         notes.append(f"kraft ignores USER {cfg.user}: the app runs with the unikernel's only identity")
     ports = c.listening_ports(facts)
     if ports:
@@ -138,3 +144,19 @@ def emit(facts: ConversionFacts) -> Recipe:
         build_command="kraft build --plat qemu --arch x86_64 .",
         run_command=f"{mkdirs}kraft run --plat qemu --arch x86_64 -M 512M {publish} .".replace("  ", " "),
     )
+
+
+def pie_rule(facts: AssessFacts, caps: Capabilities) -> Iterator[ItemVerdict]:
+    """app-elfloader loads position-independent executables only (elf_load.c refuses ET_EXEC)."""
+    program = facts.static.program
+    if program is not None and program.pie is False:
+        how = "static " if program.static else ""
+        yield ItemVerdict(
+            "binary:pie",
+            "missing",
+            (f"ELF {program.path} is {how}ET_EXEC (not PIE)",),
+            "unikraft:app-elfloader-needs-PIE",
+        )
+
+
+TARGET = UnikernelTarget(data.capabilities("unikraft"), emit, rules=pie_rule)
