@@ -592,6 +592,10 @@ class _Parser:
         if t in own:
             return
         desc = "every process it can see" if t == -1 else f"pid {t}"
+        if t == 0:
+            desc = "its own process group"
+        elif t < -1:
+            desc = f"process group {-t}"
         result = "ok" if ret == 0 else err or "?"
         if t == 1 or (t == p.parent and p.parent == 0):
             desc = "pid 1 (the tracer, the sandbox's init)"
