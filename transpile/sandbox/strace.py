@@ -597,7 +597,7 @@ class _Parser:
         elif t < -1:
             desc = f"process group {-t}"
         result = "ok" if ret == 0 else err or "?"
-        if t == 1 or (t == p.parent and p.parent == 0):
+        if t == 1:
             desc = "pid 1 (the tracer, the sandbox's init)"
             if ret == 0:
                 result = "ignored by the kernel (a pid namespace's init only gets signals it handles)"
