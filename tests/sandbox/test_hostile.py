@@ -6,6 +6,7 @@ The entrypoints are modes of ``fixtures/apps/hostile/hostile.c`` in the ``hostil
 
 from __future__ import annotations
 
+import signal
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -186,3 +187,47 @@ def test_no_entrypoint_at_all(hostile: AcquiredImage) -> None:
     facts = run_trace(hostile.rootfs, ImageConfig(), LIMITS)
     assert facts.exit_reason == "failed-to-start"
     assert _has(facts, "neither ENTRYPOINT nor CMD")
+
+
+@pytest.fixture
+def sigterm_count() -> Iterator[list[int]]:
+    """SIGTERMs this (dockuni's) process received during the test; a signal from the app would count."""
+    got: list[int] = []
+    old = signal.signal(signal.SIGTERM, lambda signum, frame: got.append(signum))
+    yield got
+    signal.signal(signal.SIGTERM, old)
+
+
+def test_killpg_reaches_only_the_sandbox(run: Callable[..., TraceFacts], sigterm_count: list[int]) -> None:
+    """Apache prefork's shutdown: SIGTERM to its own process group and session."""
+    facts = run("/hostile", "killpg")
+    assert sigterm_count == []  # dockuni was not signalled
+    out = facts.stdout_tail
+    assert "kill(0, SIGTERM): ok" in out and "killpg(getpgrp(), SIGTERM): ok" in out
+    assert _has(facts, "sent SIGTERM to its own process group")
+    # the trace went on: the app served its port after signalling, and was stopped by us
+    assert any(p["kind"] == "http" and p["ok"] for p in facts.probes)
+    assert facts.exit_reason == "stopped" and facts.extra["killed_by"] == "SIGTERM"
+    assert facts.phase_bounds.keys() == {"startup", "serving", "shutdown"}
+
+
+def test_kill_everything_reaches_only_the_sandbox(
+    run: Callable[..., TraceFacts], sigterm_count: list[int]
+) -> None:
+    facts = run("/hostile", "kill-all")
+    assert sigterm_count == []
+    # nothing else in the sandbox may be signalled (the tracer is its init): ESRCH
+    assert "kill(-1, SIGKILL): No such process" in facts.stdout_tail
+    assert _has(facts, "SIGKILL to every process it can see", "ESRCH")
+    assert any(p["kind"] == "http" and p["ok"] for p in facts.probes)
+    assert facts.exit_reason == "stopped"
+
+
+def test_setsid_grandchild_that_outlives_the_entrypoint(run: Callable[..., TraceFacts]) -> None:
+    """The entrypoint exits at once; its setsid'd grandchild ignores SIGTERM: SIGKILL ends it, and the
+    ``run`` fixture asserts that no process is left."""
+    facts = run("/hostile", "orphan")
+    assert _has(facts, "daemonized", "exited with 0")
+    grandchildren = [p for p in facts.processes if p.parent not in (0, facts.processes[0].pid)]
+    assert grandchildren and grandchildren[0].killed_by == "SIGKILL"
+    assert facts.exit_reason == "timeout"

@@ -116,12 +116,30 @@ def test_derived_profile_serves(
 
 
 def test_profile_is_enforced_without_socket(
-    traces: Callable[[str], TraceFacts], run_container: Callable[[str, dict[str, object]], str]
+    traces: Callable[[str], TraceFacts], fixture_image: Callable[[str], str], tmp_path: Path
 ) -> None:
-    """The same profile minus ``socket``: the server cannot create its listening socket."""
+    """The same profile minus ``socket``: the server cannot create its listening socket and exits.
+
+    Waiting for the container's exit (rather than asking it) leaves no race: a container that exits
+    at once would otherwise be gone before a request could be sent.
+    """
     profile = seccomp_profile(traces("static-server"), drop=("socket",))
-    answer = run_container("static-server", profile)
-    assert answer.startswith("ERROR"), answer
+    path = tmp_path / "no-socket.json"
+    path.write_text(json.dumps(profile))
+    res = subprocess.run(
+        [engine.DOCKER, "run", "-d", "--network", "none", "--security-opt", f"seccomp={path}",
+         fixture_image("static-server")],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    cid = res.stdout.strip()
+    try:
+        waited = subprocess.run([engine.DOCKER, "wait", cid], capture_output=True, text=True, timeout=60)
+        logs = subprocess.run([engine.DOCKER, "logs", cid], capture_output=True, text=True, timeout=60)
+    finally:
+        subprocess.run([engine.DOCKER, "rm", "-f", cid], capture_output=True)
+    assert waited.stdout.strip() == "1"  # the server gave up...
+    assert "bind/listen: Bad file descriptor" in logs.stderr  # ...because socket() was refused
+    assert "listening on" not in logs.stdout
 
 
 def test_profile_without_runtime_needs_does_not_start(

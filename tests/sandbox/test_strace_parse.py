@@ -194,3 +194,50 @@ def test_quoted_strings_round_trip(words: list[str]) -> None:
     args, tail = split_args(text)
     assert [unquote(a) for a in args] == words
     assert tail == " = 0"
+
+
+def test_phases_and_outcomes() -> None:
+    """Calls belong to the phase they were entered in; each keeps its result."""
+    t = parse_strace(
+        lines(
+            '4 10.0 execve("/srv", ["srv"], 0x1 /* 0 vars */) = 0\n'
+            '4 10.1 openat(AT_FDCWD, "/sys/devices/system/cpu/online", O_RDONLY|O_CLOEXEC)'
+            " = -1 ENOENT (No such file or directory)\n"
+            '4 10.2 openat(AT_FDCWD, "/etc/shadow", O_RDONLY) = -1 EACCES (Permission denied)\n'
+            '4 10.3 openat(AT_FDCWD, "/etc/passwd", O_RDONLY) = 3\n'
+            "4 10.4 pkey_alloc(0, PKEY_DISABLE_WRITE) = -1 EINVAL (Invalid argument)\n"
+            "4 10.5 accept4(3, NULL, NULL, SOCK_CLOEXEC <unfinished ...>\n"
+            "4 20.5 <... accept4 resumed>) = 4\n"
+            "4 20.6 getppid() = -1 ENOSYS (Function not implemented) (INJECTED)\n"
+            "4 20.7 accept4(3, NULL, NULL, SOCK_CLOEXEC <unfinished ...>\n"
+            "4 30.1 <... accept4 resumed>) = ? ERESTARTSYS (To be restarted if SA_RESTART is set)\n"
+            "4 30.2 --- SIGTERM {si_signo=SIGTERM, si_code=SI_USER, si_pid=0, si_uid=0} ---\n"
+            "4 30.3 rt_sigreturn({mask=[]}) = 43\n"
+            "4 30.4 tgkill(4, 4, SIGTERM) = 0\n"
+            "4 30.5 exit_group(0) = ?\n"
+            "4 30.6 +++ exited with 0 +++\n"
+        ),
+        serving_from=20.0,
+        stopping_from=30.0,
+    )
+    assert t.start_ts == 10.0
+    assert t.outcomes["startup"]["openat"] == {"ENOENT": 1, "EACCES": 1, "ok": 1}
+    assert t.outcomes["startup"]["pkey_alloc"] == {"EINVAL": 1}
+    assert t.outcomes["startup"]["accept4"] == {"ok": 1}  # entered before the probes, returned during
+    assert t.outcomes["serving"] == {
+        "getppid": {"ENOSYS": 1},
+        "accept4": {"interrupted": 1},
+    }
+    assert t.outcomes["shutdown"] == {"rt_sigreturn": {"ok": 1}, "tgkill": {"ok": 1}, "exit_group": {"ok": 1}}
+    assert t.injected == (("getppid", 1),)
+    files = {f.path: f for f in t.files}
+    assert not files["/sys/devices/system/cpu/online"].found
+    assert files["/sys/devices/system/cpu/online"].error == "ENOENT"
+    shadow = files["/etc/shadow"]
+    assert shadow.found and shadow.error == "EACCES" and shadow.phase == "startup"
+    assert files["/etc/passwd"].error == ""
+
+
+def test_without_phase_bounds_everything_is_startup() -> None:
+    t = parse_strace(lines('4 1.0 execve("/a", ["a"], 0x1 /* 0 vars */) = 0\n4 2.0 getpid() = 4\n'))
+    assert set(t.outcomes) == {"startup"} and t.outcomes["startup"]["getpid"] == {"ok": 1}

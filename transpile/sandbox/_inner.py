@@ -2,19 +2,21 @@
 
 It is started by :mod:`transpile.sandbox.runner` as ``python3 -I -S _inner.py MODE SPEC.json`` and
 imports only the standard library, so that it starts fast and never depends on the host package
-layout. Three modes:
+layout. Two modes and the exec helper:
 
 ``setup``
     pid 1 of the new pid namespace (under ``unshare --mount --pid --net --ipc --uts --fork``): builds
     the root (overlayfs over the image rootfs with upper/work on a size-limited tmpfs, fresh /proc,
-    read-only /sys, minimal /dev, tmpfs /tmp), brings up loopback, then *execs strace*, so that the
-    tracer is the namespace's init: signals from the traced processes cannot kill it (the kernel
-    ignores SIGKILL sent to a pid namespace's init from inside) and when it dies every traced process
-    dies with it.
-``exec``
-    the first traced process: pivots into the new root, drops the capability bounding set to
-    Docker's default set, switches user, closes inherited descriptors, sets rlimits, makes one marker
-    ``stat`` so the trace parser knows where the entrypoint's life begins, then ``execve``\\ s it.
+    read-only /sys, minimal /dev, tmpfs /tmp), makes the paths of path injections absent, brings up
+    loopback, forks the exec helper, then *execs strace* attaching to it (``-p``), so that the tracer
+    is the namespace's init: signals from the traced processes cannot kill it (the kernel ignores
+    SIGKILL sent to a pid namespace's init from inside) and when it dies every traced process dies
+    with it.
+exec helper (the forked child, no mode of its own)
+    pivots into the new root, drops the capability bounding set to Docker's default set, switches
+    user, closes inherited descriptors, sets rlimits, starts a session of its own, waits until strace
+    has attached, makes one marker ``stat`` so the trace parser knows where the entrypoint's life
+    begins, then ``execve``\\ s it. Its own set-up is not traced, so fault injections never hit it.
 ``probe``
     runs in the sandbox's network namespace (under ``nsenter --net``) and exercises the listening
     ports the way SlimToolkit does: TCP connect, HTTP ``GET /``, then HTTPS, with retries.
@@ -28,6 +30,7 @@ import errno
 import fcntl
 import json
 import os
+import posixpath
 import resource
 import shutil
 import socket
@@ -50,6 +53,7 @@ MS_PRIVATE = 1 << 18
 MNT_DETACH = 2
 PR_CAPBSET_DROP = 24
 SYS_PIVOT_ROOT = 155  # x86_64
+CLONE_NEWNS = 0x00020000
 
 # Docker's default capability set (moby oci/caps/defaults.go); everything else leaves the bounding
 # set, so a root entrypoint gets no more privilege here than in `docker run`.
@@ -218,15 +222,105 @@ def setup(spec: dict[str, Any]) -> None:
         # would lead the host-side mkdir outside the new root.
         os.makedirs(os.path.join(root, wd.lstrip("/")), exist_ok=True)
     _etc_files(root, spec["hostname"])
+    for path in spec.get("hide", []):
+        hide(root, path)
     _lo_up()
     socket.sethostname(spec["hostname"])
     with open(os.path.join(os.path.dirname(sys.argv[2]), "rootfs-mode"), "w") as f:
         f.write(how)
     sys.stderr.flush()
-    helper = [sys.executable, "-I", "-S", __file__, "exec", sys.argv[2]]
-    if not spec["strace"]:  # untraced run (the overhead baseline): the helper becomes pid 1
-        os.execv(sys.executable, helper)
-    os.execv(spec["strace"], [spec["strace"], *spec["strace_args"], "--", *helper])
+    if not spec["strace"]:  # untraced run (the overhead baseline): the helper is pid 1
+        do_exec(spec, wait_for_tracer=False)
+    child = os.fork()
+    if child == 0:
+        try:
+            do_exec(spec, wait_for_tracer=True)
+        finally:
+            os._exit(126)
+    os.execv(spec["strace"], [spec["strace"], *spec["strace_args"], "-p", str(child)])
+
+
+class HideError(Exception):
+    pass
+
+
+def hide(root: str, path: str) -> None:
+    """Make ``path`` absent in the sandbox (a path injection), the image rootfs left untouched.
+
+    In the overlay (and on the sandbox's tmpfs mounts) the entry is removed, which leaves a whiteout
+    in the throwaway upper layer. Under /sys and /proc (read-only kernel file systems) its parent
+    directory is covered by a tmpfs holding bind mounts of every other entry.
+    """
+    parts = [p for p in posixpath.normpath(path).split("/") if p]
+    if not parts:
+        raise HideError(f"cannot make {path} absent: it is the root")
+    top, name = parts[0], parts[-1]
+    if top in ("proc", "sys") and (
+        len(parts) < 3 or (top == "proc" and (parts[1] in ("self", "thread-self") or parts[1].isdigit()))
+    ):
+        raise HideError(f"cannot make {path} absent: only entries two levels below /{top} can be hidden")
+    if top in ("dev", "tmp") and len(parts) == 1:
+        raise HideError(f"cannot make {path} absent: it is a mount point of the sandbox")
+    parent = os.path.realpath(os.path.join(root, *parts[:-1]))
+    if not _inside(root, parent[len(root) :] or "/"):
+        raise HideError(f"cannot make {path} absent: its directory leads outside the image")
+    target = os.path.join(parent, name)
+    if not os.path.lexists(target):
+        return
+    if top in ("proc", "sys"):
+        _cover_without(parent, name)
+    elif os.path.isdir(target) and not os.path.islink(target):
+        shutil.rmtree(target)
+    else:
+        os.unlink(target)
+
+
+def _cover_without(parent: str, name: str) -> None:
+    fd = os.open(parent, os.O_PATH | os.O_DIRECTORY)
+    try:
+        names = os.listdir(parent)
+        mount("tmpfs", parent, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=755,size=1m")
+        for other in names:
+            if other == name:
+                continue
+            src = f"/proc/self/fd/{fd}/{other}"
+            dst = os.path.join(parent, other)
+            if os.path.islink(src):
+                os.symlink(os.readlink(src), dst)
+                continue
+            if os.path.isdir(src):
+                os.mkdir(dst)
+            else:
+                with open(dst, "w"):
+                    pass
+            mount(src, dst, None, MS_BIND | MS_REC)
+        mount("none", parent, None, MS_REMOUNT | MS_RDONLY)
+    finally:
+        os.close(fd)
+
+
+def _wait_for_tracer(limit_s: float = 30.0) -> None:
+    """Return once strace has attached to us (TracerPid in /proc/self/status is set).
+
+    Only the last poll is traced; an injected fault in it (an error, or a faked result without the
+    TracerPid line) also means strace is there.
+    """
+    deadline = time.monotonic() + limit_s
+    while time.monotonic() < deadline:
+        try:
+            fd = os.open("/proc/self/status", os.O_RDONLY)
+            try:
+                text = os.read(fd, 4096)
+            finally:
+                os.close(fd)
+            line = next((ln for ln in text.splitlines() if ln.startswith(b"TracerPid:")), None)
+            if line is None or line.split()[1:] != [b"0"]:
+                return
+            time.sleep(0.002)
+        except (OSError, ValueError, IndexError):
+            return
+    sys.stderr.write("dockuni-sandbox: the tracer did not attach\n")
+    os._exit(125)
 
 
 def _inside(root: str, path: str) -> bool:
@@ -235,12 +329,16 @@ def _inside(root: str, path: str) -> bool:
     return real == root or real.startswith(root.rstrip("/") + "/")
 
 
-def do_exec(spec: dict[str, Any]) -> None:
+def do_exec(spec: dict[str, Any], wait_for_tracer: bool) -> None:
     root = spec["newroot"]
     with open("/proc/sys/kernel/cap_last_cap") as f:
         cap_last = int(f.read())
     with open("/proc/self/oom_score_adj", "w") as f:
         f.write("1000")  # the memory-limit OOM killer takes the app, never the tracer
+    if wait_for_tracer:
+        # a mount namespace of our own first: pivot_root moves every process of the namespace whose
+        # root is the old one, and the tracer (pid 1, still starting) must keep the host's root
+        _check(_libc.unshare(CLONE_NEWNS), "unshare mount namespace")
     # pivot_root(".", ".") then detach the old root: the host tree is gone from this namespace.
     os.chdir(root)
     _check(_libc.syscall(SYS_PIVOT_ROOT, b".", b"."), "pivot_root")
@@ -251,6 +349,8 @@ def do_exec(spec: dict[str, Any]) -> None:
             _check(_libc.prctl(PR_CAPBSET_DROP, cap, 0, 0, 0), f"drop capability {cap}")
     resource.setrlimit(resource.RLIMIT_FSIZE, (spec["fsize_bytes"], spec["fsize_bytes"]))
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    for name, value in spec.get("rlimits", {}).items():  # stand-ins for cgroup limits we could not set
+        resource.setrlimit(getattr(resource, name), (value, value))
     os.setgroups(spec["groups"])
     os.setgid(spec["gid"])
     os.setuid(spec["uid"])
@@ -262,6 +362,12 @@ def do_exec(spec: dict[str, Any]) -> None:
         )
         os._exit(126)
     os.closerange(3, 65536)
+    # a session and process group of its own, as runc gives a container: kill(0, ...) and
+    # killpg(getpgrp(), ...) from the app reach only the sandbox
+    with contextlib.suppress(OSError):
+        os.setsid()
+    if wait_for_tracer:
+        _wait_for_tracer()
     with contextlib.suppress(OSError):
         os.stat(EXEC_MARKER)
     try:
@@ -341,9 +447,11 @@ def main() -> None:
     with open(spec_path) as f:
         spec = json.load(f)
     if mode == "setup":
-        setup(spec)
-    elif mode == "exec":
-        do_exec(spec)
+        try:
+            setup(spec)
+        except HideError as err:
+            sys.stderr.write(f"dockuni-sandbox: {err}\n")
+            sys.exit(124)
     elif mode == "probe":
         probe(spec)
     else:

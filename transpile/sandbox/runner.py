@@ -16,6 +16,7 @@ cgroups are removed and the temp dir deleted; mounts lived only in the dead moun
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
 import shutil
@@ -25,18 +26,20 @@ import sys
 import tempfile
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import IO, Any
 
 from transpile.errors import DockuniError, ExitCode
 from transpile.model.image import ImageConfig
-from transpile.model.trace import TraceFacts
+from transpile.model.trace import Injection, TraceFacts
 from transpile.sandbox.resolve import Launch, plan_launch
 from transpile.sandbox.strace import ParsedTrace, parse_strace
 
 INNER = Path(__file__).with_name("_inner.py")
 CGROUP_ROOT = Path("/sys/fs/cgroup")
+CGROUP_ROOT_ENV = "DOCKUNI_CGROUP_ROOT"  # another cgroup v1 root (e.g. a delegated one)
+EXIT_HIDE_FAILED = 124  # _inner.py: a path injection could not be applied
 EXIT_ENVIRONMENT = ExitCode.ENVIRONMENT
 
 
@@ -59,6 +62,8 @@ class TraceOptions:
     trace: bool = True  # False: run the same sandbox without strace (overhead measurement)
     workdir: Path | None = None  # parent of the run's temp dir (default: the system temp dir)
     tail_bytes: int = 8192
+    injections: tuple[Injection, ...] = ()  # faults injected into the app (active probing)
+    cgroup_root: Path | None = None  # cgroup v1 root; default $DOCKUNI_CGROUP_ROOT or /sys/fs/cgroup
 
 
 class _Tail:
@@ -106,36 +111,41 @@ class _Sink:
 
 
 class _Cgroups:
-    """A child group in the v1 ``pids`` and ``memory`` hierarchies for one run."""
+    """A child group in the v1 ``pids`` and ``memory`` hierarchies for one run.
 
-    def __init__(self, name: str, memory_bytes: int, pids_max: int) -> None:
+    A controller that is missing or cannot be written (a read-only /sys/fs/cgroup in a container) is
+    left out and named in :attr:`failed`; the runner then sets rlimits in its place.
+    """
+
+    def __init__(self, name: str, memory_bytes: int, pids_max: int, root: Path) -> None:
         self.dirs: dict[str, Path] = {}
-        try:
-            self._make(name, memory_bytes, pids_max)
-        except OSError as err:
-            self.remove()
-            raise DockuniError(f"cannot set up the run's cgroups: {err}", exit_code=EXIT_ENVIRONMENT) from err
-        except DockuniError:
-            self.remove()
-            raise
+        self.failed: dict[str, str] = {}  # controller -> why its limit could not be set
+        self.pidns = ""  # the sandbox's pid namespace: finds its processes when no cgroup holds them
+        limits = {"pids": {"pids.max": pids_max}, "memory": {"memory.limit_in_bytes": memory_bytes}}
+        for ctrl, files in limits.items():
+            try:
+                self._make(root, ctrl, name, files)
+            except OSError as err:
+                self.failed[ctrl] = err.strerror or str(err)
+                if ctrl in self.dirs:
+                    self._rmdir(self.dirs.pop(ctrl))
+        if "memory" in self.dirs:
+            with contextlib.suppress(OSError):  # no memsw file without swap accounting; the limit holds
+                (self.dirs["memory"] / "memory.memsw.limit_in_bytes").write_text(str(memory_bytes))
 
-    def _make(self, name: str, memory_bytes: int, pids_max: int) -> None:
-        for ctrl in ("pids", "memory"):
-            base = CGROUP_ROOT / ctrl
-            if not (base / "cgroup.procs").exists():
-                raise DockuniError(
-                    f"cgroup v1 controller {ctrl} is not mounted at {base}", exit_code=EXIT_ENVIRONMENT
-                )
-            d = base / _own_cgroup(ctrl).lstrip("/") / name
-            if not d.parent.is_dir() or not os.access(d.parent, os.W_OK):
-                d = base / name  # our own group is not delegated to us: use the top level
-            d.mkdir()
-            self.dirs[ctrl] = d
-        (self.dirs["pids"] / "pids.max").write_text(str(pids_max))
-        mem = self.dirs["memory"]
-        (mem / "memory.limit_in_bytes").write_text(str(memory_bytes))
-        with contextlib.suppress(OSError):  # no memsw file without swap accounting; the limit holds
-            (mem / "memory.memsw.limit_in_bytes").write_text(str(memory_bytes))
+    def _make(self, root: Path, ctrl: str, name: str, files: dict[str, int]) -> None:
+        base = root / ctrl
+        if not (base / "cgroup.procs").exists():
+            raise FileNotFoundError(errno.ENOENT, f"cgroup v1 controller {ctrl} is not mounted at {base}")
+        d = base / _own_cgroup(ctrl).lstrip("/") / name
+        if not d.parent.is_dir() or not os.access(d.parent, os.W_OK):
+            d = base / name  # our own group is not delegated to us: use the top level
+        d.mkdir()
+        self.dirs[ctrl] = d
+        if not (d / "cgroup.procs").exists():  # a plain directory, not a cgroup file system
+            raise FileNotFoundError(errno.ENOENT, f"{base} is not a cgroup v1 hierarchy")
+        for fname, value in files.items():
+            (d / fname).write_text(str(value))
 
     def procs_files(self) -> list[str]:
         return [str(d / "cgroup.procs") for d in self.dirs.values()]
@@ -145,6 +155,8 @@ class _Cgroups:
         for d in self.dirs.values():
             with contextlib.suppress(OSError):
                 out |= {int(x) for x in (d / "cgroup.procs").read_text().split()}
+        if "pids" not in self.dirs and self.pidns:
+            out |= _pids_in_namespace(self.pidns)
         return out
 
     def stats(self) -> dict[str, int]:
@@ -153,8 +165,10 @@ class _Cgroups:
             for line in (self.dirs["pids"] / "pids.events").read_text().splitlines():
                 key, val = line.split()
                 st[f"pids_events_{key}"] = int(val)
-        except (OSError, ValueError):
+        except (OSError, ValueError, KeyError):
             pass
+        if "memory" not in self.dirs:
+            return st
         mem = self.dirs["memory"]
         for name in ("memory.failcnt", "memory.max_usage_in_bytes"):
             with contextlib.suppress(OSError, ValueError):
@@ -181,14 +195,56 @@ class _Cgroups:
 
     def remove(self) -> None:
         for d in self.dirs.values():
-            for _ in range(100):
-                try:
-                    d.rmdir()
-                    break
-                except FileNotFoundError:
-                    break
-                except OSError:
-                    time.sleep(0.05)  # the last task is still being reaped
+            self._rmdir(d)
+
+    @staticmethod
+    def _rmdir(d: Path) -> None:
+        for _ in range(100):
+            try:
+                d.rmdir()
+                break
+            except FileNotFoundError:
+                break
+            except OSError:
+                time.sleep(0.05)  # the last task is still being reaped
+
+
+def _pids_in_namespace(pidns: str) -> set[int]:
+    """Host pids of the processes whose pid namespace is ``pidns`` (a /proc/PID/ns/pid link)."""
+    out: set[int] = set()
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            with contextlib.suppress(OSError):
+                if os.readlink(f"/proc/{entry}/ns/pid") == pidns:
+                    out.add(int(entry))
+    return out
+
+
+def _cgroup_root(opts: TraceOptions) -> Path:
+    if opts.cgroup_root is not None:
+        return opts.cgroup_root
+    return Path(os.environ.get(CGROUP_ROOT_ENV) or CGROUP_ROOT)
+
+
+def _fallback_rlimits(cgroups: _Cgroups, opts: TraceOptions) -> tuple[dict[str, int], str]:
+    """rlimits standing in for the cgroup limits that could not be set, and the one-line finding."""
+    rlimits: dict[str, int] = {}
+    said = []
+    if "pids" in cgroups.failed:
+        rlimits["RLIMIT_NPROC"] = opts.pids_max
+        said.append(
+            f"pids.max ({cgroups.failed['pids']}): RLIMIT_NPROC={opts.pids_max} instead, "
+            "which does not stop root"
+        )
+    if "memory" in cgroups.failed:
+        rlimits["RLIMIT_AS"] = opts.memory_bytes
+        said.append(
+            f"memory.limit_in_bytes ({cgroups.failed['memory']}): RLIMIT_AS={opts.memory_bytes >> 20} MiB"
+            " of address space instead"
+        )
+    if not said:
+        return rlimits, ""
+    return rlimits, "cgroup limits not set: " + "; ".join(said)
 
 
 def _own_cgroup(ctrl: str) -> str:
@@ -239,6 +295,27 @@ def _signal_number(name: str) -> int:
         return int(signal.Signals[name])
     except KeyError:
         return int(signal.SIGTERM)
+
+
+def _injection_args(injections: tuple[Injection, ...]) -> tuple[list[str], list[str]]:
+    """strace ``-e inject=`` options for the syscall injections, and the paths to make absent."""
+    args: list[str] = []
+    paths: list[str] = []
+    seen: set[str] = set()
+    for inj in injections:
+        if inj.path:
+            paths.append(inj.path)
+            continue
+        if inj.syscall in seen:
+            raise DockuniError(f"injection {inj.key}: {inj.syscall} is injected twice in one run")
+        if inj.syscall == "execve":
+            raise DockuniError(
+                f"injection {inj.key}: the sandbox starts the entrypoint with execve, so it cannot fail"
+            )
+        seen.add(inj.syscall)
+        what = f"error={inj.error}" if inj.error else f"retval={inj.retval}"
+        args += ["-e", f"inject={inj.syscall}:{what}"]
+    return args, paths
 
 
 def _require_tools() -> dict[str, str]:
@@ -301,6 +378,7 @@ def run_trace(rootfs: Path, config: ImageConfig, options: TraceOptions | None = 
     opts = options or TraceOptions()
     started = time.monotonic()
     tools = _require_tools()
+    _injection_args(opts.injections)  # bad injections are bad input, before anything starts
     rootfs = Path(rootfs).resolve()
     if not rootfs.is_dir():
         raise DockuniError(f"root filesystem {rootfs} is not a directory", file=str(rootfs))
@@ -311,7 +389,7 @@ def run_trace(rootfs: Path, config: ImageConfig, options: TraceOptions | None = 
     tmp = Path(tempfile.mkdtemp(prefix="dockuni-trace-", dir=parent))
     cgroups: _Cgroups | None = None
     try:
-        cgroups = _Cgroups(tmp.name, opts.memory_bytes, opts.pids_max)
+        cgroups = _Cgroups(tmp.name, opts.memory_bytes, opts.pids_max, _cgroup_root(opts))
         return _run(rootfs, config, opts, launch, tools, tmp, cgroups, started)
     finally:
         if cgroups is not None:
@@ -333,7 +411,12 @@ def _run(
     (tmp / "scratch").mkdir()
     (tmp / "root").mkdir()
     read_fd, write_fd = os.pipe()
-    strace_args = ["-f", "-q", "-ttt", "-s", str(opts.strace_string_size), "-o", f"/proc/self/fd/{write_fd}"]
+    inject_args, hide = _injection_args(opts.injections)
+    strace_args = [
+        "-f", "-q", "-ttt", "-s", str(opts.strace_string_size), "-o", f"/proc/self/fd/{write_fd}",
+        *inject_args,
+    ]  # fmt: skip
+    rlimits, cgroup_finding = _fallback_rlimits(cgroups, opts)
     spec: dict[str, Any] = {
         "rootfs": str(rootfs),
         "scratch": str(tmp / "scratch"),
@@ -352,20 +435,28 @@ def _run(
         "uid": launch.uid,
         "gid": launch.gid,
         "groups": list(launch.groups),
+        "hide": hide,
+        "rlimits": rlimits,
     }
     spec_path = tmp / "spec.json"
     spec_path.write_text(json.dumps(spec))
     # The shell puts itself into the cgroups, then becomes unshare: every descendant is limited.
-    join = " && ".join(f'echo $$ > "{f}"' for f in cgroups.procs_files())
+    join = "".join(f'echo $$ > "{f}" && ' for f in cgroups.procs_files())
     cmd = [
-        "/bin/sh", "-c", f'{join} && exec "$@"', "sh",
+        "/bin/sh", "-c", f'{join}exec "$@"', "sh",
         tools["unshare"], "--mount", "--pid", "--net", "--ipc", "--uts", "--fork", "--kill-child",
         "--propagation", "private",
         sys.executable, "-I", "-S", str(INNER), "setup", str(spec_path),
     ]  # fmt: skip
     sink = _Sink(read_fd, tmp / "trace.log", opts.trace_bytes)
+    # a session of its own: no signal the app sends to its process group or session reaches us
     proc = subprocess.Popen(
-        cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, pass_fds=(write_fd,)
+        cmd,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        pass_fds=(write_fd,),
+        start_new_session=True,
     )
     os.close(write_fd)
     assert proc.stdout is not None and proc.stderr is not None
@@ -378,17 +469,23 @@ def _run(
     stopped_by_us = False
     needed_kill = False
     first_listen: float | None = None
+    serving_from: float | None = None  # wall clock (strace -ttt's clock) when the probes began
+    stopping_from: float | None = None  # ... and when the stop signal was sent
     try:
         while proc.poll() is None and time.monotonic() < stop_at:
+            if not cgroups.pidns:
+                cgroups.pidns = _pidns_of_child(proc.pid)
             ports = _listening_ports(proc.pid)
             if ports and first_listen is None:
                 first_listen = time.monotonic() - started
                 seen_ports = ports
+                serving_from = time.time()
                 probes = _probe(proc.pid, tools, config, ports, opts)
                 stop_at = min(deadline, time.monotonic() + opts.settle_s)
             time.sleep(0.05)
         if proc.poll() is None:
             stopped_by_us = True
+            stopping_from = time.time()
             needed_kill = _stop(proc, cgroups, config, opts)
     finally:
         if proc.poll() is None:
@@ -402,13 +499,42 @@ def _run(
     stderr_tail = "".join(
         ln for ln in err_tail.text().splitlines(keepends=True) if not ln.startswith(tools["strace"] + ":")
     )
+    if proc.returncode == EXIT_HIDE_FAILED and "dockuni-sandbox: cannot make" in stderr_tail:
+        raise DockuniError(stderr_tail.strip().splitlines()[-1].removeprefix("dockuni-sandbox: "))
+    bad = [ln for ln in err_tail.text().splitlines() if ln.startswith(tools["strace"] + ": invalid")]
+    if bad:  # e.g. a syscall name this strace does not know
+        raise DockuniError(f"injection rejected by strace: {bad[0].removeprefix(tools['strace'] + ': ')}")
     with (tmp / "trace.log").open(errors="replace") as f:
-        parsed = parse_strace(f, launch.workdir)
+        parsed = parse_strace(f, launch.workdir, serving_from, stopping_from)
     how = (tmp / "rootfs-mode").read_text() if (tmp / "rootfs-mode").exists() else ""
-    return _facts(
+    bounds = {"startup": parsed.start_ts} if parsed.started else {}
+    if serving_from is not None:
+        bounds["serving"] = serving_from
+    if stopping_from is not None:
+        bounds["shutdown"] = stopping_from
+    facts = _facts(
         launch, opts, parsed, probes, seen_ports, stats, stopped_by_us, needed_kill, first_listen,
         stdout_tail, stderr_tail, sink, time.monotonic() - started, how, proc.returncode, tmp.name,
     )  # fmt: skip
+    findings = facts.findings + ((cgroup_finding,) if cgroup_finding else ())
+    return replace(
+        facts,
+        findings=findings,
+        outcomes=parsed.outcomes,
+        phase_bounds=bounds,
+        injections=opts.injections,
+        injected=parsed.injected,
+    )
+
+
+def _pidns_of_child(pid: int) -> str:
+    """The pid namespace of ``pid``'s first child (unshare's child is the sandbox's init), or ""."""
+    for child in _children(pid):
+        with contextlib.suppress(OSError):
+            ns = os.readlink(f"/proc/{child}/ns/pid")
+            if ns != os.readlink("/proc/self/ns/pid"):
+                return ns
+    return ""
 
 
 def _probe(

@@ -22,7 +22,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from transpile.model.trace import FileAccess, ProcessTrace, SocketUse
+from transpile.model.trace import INTERRUPTED, OK, FileAccess, ProcessTrace, SocketUse
 
 EXEC_MARKER = "/.dockuni-sandbox-exec"  # keep in sync with _inner.EXEC_MARKER
 
@@ -244,15 +244,35 @@ class ParsedTrace:
     last_ts: float
     lines: int
     unparsed: int
+    # phase -> syscall -> outcome -> calls (facts.TraceFacts.outcomes)
+    outcomes: dict[str, dict[str, dict[str, int]]] = field(default_factory=dict)
+    start_ts: float = 0.0  # timestamp of the entrypoint's execve
+    injected: tuple[tuple[str, int], ...] = ()  # calls strace's fault injection tampered with
+
+
+def outcome(ret: int | None, err: str) -> str:
+    """``ok``, ``interrupted`` (ERESTART*: the kernel restarts it) or the errno name of one call."""
+    if err.startswith("ERESTART"):
+        return INTERRUPTED
+    if err and (ret is None or ret < 0):
+        return err
+    return OK
 
 
 class _Parser:
-    def __init__(self, workdir: str) -> None:
+    def __init__(self, workdir: str, serving_from: float | None, stopping_from: float | None) -> None:
         self.workdir = workdir or "/"
+        self.serving_from = serving_from
+        self.stopping_from = stopping_from
+        self.outcomes: dict[str, dict[str, dict[str, int]]] = {}
+        self.injected: dict[str, int] = {}
+        self.phase = "startup"
+        self.start_ts = 0.0
+        self.call_ts = 0.0
         self.procs: dict[int, _Proc] = {}
         self.order: list[int] = []
         self.total: dict[str, int] = {}
-        self.files: dict[tuple[str, str, bool, bool], None] = {}
+        self.files: dict[tuple[str, str, bool, bool, str, str], None] = {}
         self.execs: list[tuple[str, ...]] = []
         self.dlopened: dict[str, None] = {}
         self.sockets: list[_Sock] = []
@@ -261,7 +281,7 @@ class _Parser:
         self.cwd: dict[int, str] = {}  # tgid -> cwd
         self.signals: dict[str, None] = {}
         self.findings: dict[str, None] = {}
-        self.pending: dict[int, str] = {}
+        self.pending: dict[int, tuple[str, float]] = {}  # pid -> (unfinished call text, its timestamp)
         self.root = 0
         self.marker_seen = False
         self.started = False
@@ -285,8 +305,11 @@ class _Parser:
     def tracked(self, pid: int) -> bool:
         return self.started and pid in self.procs
 
-    def note_file(self, path: str, op: str, found: bool, write: bool, ok: bool = False) -> None:
-        self.files.setdefault((path, op, found, write), None)
+    def note_file(
+        self, path: str, op: str, found: bool, write: bool, ok: bool = False, err: str = ""
+    ) -> None:
+        error = "" if ok or err.startswith("ERESTART") else err
+        self.files.setdefault((path, op, found, write, error, self.phase), None)
         if write and ok:
             self.written.setdefault(path, None)
 
@@ -316,12 +339,16 @@ class _Parser:
         if not self.root:
             self.root = pid
         if rest.endswith(" <unfinished ...>"):
-            self.pending[pid] = rest[: -len(" <unfinished ...>")]
+            self.pending[pid] = (rest[: -len(" <unfinished ...>")], ts)
             return
         r = _RESUMED.match(rest)
         if r:
-            head = self.pending.pop(pid, f"{r.group(1)}(")
+            head, ts = self.pending.pop(pid, (f"{r.group(1)}(", ts))
             rest = head + r.group(2)
+        # a call belongs to the phase in which it was entered (a blocking accept started before the
+        # probes is a start-up call; a handler run after the stop signal is shutdown)
+        self.phase = self.phase_of(ts)
+        self.call_ts = ts
         self.index += 1
         if rest.startswith("+++ "):
             self.on_exit(pid, rest)
@@ -340,6 +367,13 @@ class _Parser:
                 retval = _int(ret.group(1))
                 err = ret.group(2) or ""
             self.on_call(pid, c.group(1), args, tail, retval, err)
+
+    def phase_of(self, ts: float) -> str:
+        if self.stopping_from is not None and ts >= self.stopping_from:
+            return "shutdown"
+        if self.serving_from is not None and ts >= self.serving_from:
+            return "serving"
+        return "startup"
 
     def on_exit(self, pid: int, rest: str) -> None:
         if not self.tracked(pid):
@@ -374,6 +408,7 @@ class _Parser:
                 return
             if ret == 0:
                 self.started = True
+                self.start_ts = self.call_ts
                 self.proc(pid)
             else:
                 self.exec_error = err or "failed"
@@ -381,6 +416,11 @@ class _Parser:
         p = self.proc(pid)
         p.counts[name] = p.counts.get(name, 0) + 1
         self.total[name] = self.total.get(name, 0) + 1
+        results = self.outcomes.setdefault(self.phase, {}).setdefault(name, {})
+        key = outcome(ret, err)
+        results[key] = results.get(key, 0) + 1
+        if tail.rstrip().endswith("(INJECTED)"):
+            self.injected[name] = self.injected.get(name, 0) + 1
         tgid = p.tgid
         if p.starting and name not in LOADER_SYSCALLS:
             self.set_started(tgid)
@@ -421,7 +461,7 @@ class _Parser:
         found = not (ret is not None and ret < 0 and err in _NOT_FOUND)
         if op == "mkdir" and err == "EEXIST":
             found = True
-        self.note_file(full, op, found, write, ret is not None and ret >= 0)
+        self.note_file(full, op, found, write, ret is not None and ret >= 0, err)
         if op == "chdir" and ret == 0:
             self.cwd[p.tgid] = full
 
@@ -446,7 +486,7 @@ class _Parser:
         full = self.abspath(p.tgid, path, dirfd)
         found = not (ret is not None and ret < 0 and err in _NOT_FOUND)
         write = any(f in flags for f in _WRITE_FLAGS)
-        self.note_file(full, "open", found, write, ret is not None and ret >= 0)
+        self.note_file(full, "open", found, write, ret is not None and ret >= 0, err)
         if ret is not None and ret >= 0:
             self.fds.setdefault(p.tgid, {})[ret] = (full, not p.starting)
             self.sockfds.get(p.tgid, {}).pop(ret, None)
@@ -552,8 +592,12 @@ class _Parser:
         if t in own:
             return
         desc = "every process it can see" if t == -1 else f"pid {t}"
+        if t == 0:
+            desc = "its own process group"
+        elif t < -1:
+            desc = f"process group {-t}"
         result = "ok" if ret == 0 else err or "?"
-        if t == 1 or (t == p.parent and p.parent == 0):
+        if t == 1:
             desc = "pid 1 (the tracer, the sandbox's init)"
             if ret == 0:
                 result = "ignored by the kernel (a pid namespace's init only gets signals it handles)"
@@ -667,7 +711,7 @@ class _Parser:
             root_pid=self.root,
             processes=tuple(procs),
             syscalls=tuple(self.total.items()),
-            files=tuple(FileAccess(path, op, found, write) for (path, op, found, write) in self.files),
+            files=tuple(FileAccess(*key) for key in self.files),
             execs=tuple(self.execs),
             dlopened=tuple(self.dlopened),
             sockets=tuple(socks),
@@ -681,12 +725,25 @@ class _Parser:
             last_ts=self.last_ts,
             lines=self.lines,
             unparsed=self.unparsed,
+            outcomes=self.outcomes,
+            start_ts=self.start_ts,
+            injected=tuple(self.injected.items()),
         )
 
 
-def parse_strace(lines: Iterable[str], workdir: str = "/") -> ParsedTrace:
-    """Parse ``strace -f -ttt`` output (see the module doc) of one sandboxed run."""
-    parser = _Parser(workdir)
+def parse_strace(
+    lines: Iterable[str],
+    workdir: str = "/",
+    serving_from: float | None = None,
+    stopping_from: float | None = None,
+) -> ParsedTrace:
+    """Parse ``strace -f -ttt`` output (see the module doc) of one sandboxed run.
+
+    ``serving_from`` and ``stopping_from`` are the wall-clock times (the clock of strace's ``-ttt``)
+    at which the probes started and the stop signal was sent: calls entered from then on are
+    ``serving`` and ``shutdown`` calls; before, ``startup``.
+    """
+    parser = _Parser(workdir, serving_from, stopping_from)
     for line in lines:
         parser.feed(line)
     return parser.result()

@@ -36,6 +36,24 @@ def summary_text(facts: TraceFacts, seccomp_path: str = "") -> str:
         ),
         f"signals:     {', '.join(facts.signals) or '-'}",
     ]
+    if facts.outcomes:
+        counts = {ph: sum(sum(r.values()) for r in calls.values()) for ph, calls in facts.outcomes.items()}
+        lines.append(
+            "phases:      "
+            + ", ".join(f"{ph} {counts.get(ph, 0)} calls" for ph in ("startup", "serving", "shutdown"))
+        )
+        lines.append(f"shutdown-only: {' '.join(sorted(facts.shutdown_only)) or '-'}")
+        failed = facts.results(("startup", "serving"))
+        lines.append(
+            "failure-only:  "
+            + (
+                " ".join(f"{name}({','.join(sorted(failed[name]))})" for name in sorted(facts.failure_only))
+                or "-"
+            )
+        )
+    for inj in facts.injections:
+        hits = dict(facts.injected).get(inj.syscall, 0) if inj.syscall else None
+        lines.append(f"injected:    {inj.key}" + (f" ({hits} call(s))" if hits is not None else ""))
     for probe in facts.probes:
         state = "ok" if probe.get("ok") else "FAILED"
         lines.append(
