@@ -327,7 +327,9 @@ class _Layer:
         # Second, independent check with the standard library's filter on the re-rooted name. Symlink
         # targets are image data (absolute ones are relative to the image root), so the filter sees
         # a symlink as a plain file; hard link targets are re-rooted and checked like names.
-        check = member.replace(name=rel, deep=False)
+        # (copies, not TarInfo.replace: that arrived with the filters, in 3.11.4)
+        check = copy.copy(member)
+        check.name = rel
         link_rel = ""
         if member.islnk():
             link_parts = [p for p in member.linkname.split("/") if p not in ("", ".")]
@@ -336,7 +338,7 @@ class _Layer:
                 self.skip(member.name, "hard link target is not inside the image")
                 return
             link_rel = "/".join([*lparent, link_parts[-1]])
-            check = member.replace(name=rel, linkname=link_rel, deep=False)
+            check.linkname = link_rel
         elif member.issym() or member.isfifo():
             check = copy.copy(member)
             check.name, check.type, check.linkname = rel, tarfile.REGTYPE, ""
