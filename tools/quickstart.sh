@@ -53,8 +53,8 @@ fi
 
 # 2. The interpreter: dockuni supports Python 3.11.2 (Debian bookworm) and later.
 command -v "$python" >/dev/null 2>&1 || die "$python not found"
-"$python" -c 'import sys; sys.exit(sys.version_info < (3, 11))' ||
-  die "dockuni needs Python 3.11 or newer; $python is $("$python" -c 'import platform; print(platform.python_version())')"
+"$python" -c 'import sys; sys.exit(sys.version_info < (3, 11, 2))' ||
+  die "dockuni needs Python 3.11.2 or newer; $python is $("$python" -c 'import platform; print(platform.python_version())')"
 "$python" -c 'import venv, ensurepip' 2>/dev/null ||
   die "$python cannot make virtual environments: apt-get install python3-venv"
 
