@@ -118,7 +118,7 @@ def _newer_syntax(dockerfile: Path, log: str) -> DockuniError | None:
         return None
     heredoc = next((n for n in parsed.nodes if n.heredocs), None)
     # both of Docker 20.10's builders read a heredoc's body as instructions ("unknown instruction: ECHO")
-    if heredoc is not None and re.search(r"unknown instruction|parse error", log, re.IGNORECASE):
+    if heredoc is not None and "dockerfile parse error" in log.lower():
         return DockuniError(
             f"the engine's builder is older than this Dockerfile's syntax: it does not support "
             f"{heredoc.cmd.upper()} heredocs (Dockerfile syntax 1.4, BuildKit 0.10, Docker 23.0): {FIX}",
