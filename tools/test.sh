@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 export DEBIAN_FRONTEND=noninteractive
-need=(docker.io strace qemu-system-x86 linux-image-amd64 busybox-static debootstrap skopeo umoci cpio
+need=(python3 python3-venv docker.io strace qemu-system-x86 linux-image-amd64 busybox-static debootstrap skopeo umoci cpio
       musl-tools graphviz iproute2 gcc libc6-dev curl)
 missing=()
 for pkg in "${need[@]}"; do
@@ -16,11 +16,22 @@ if [ ${#missing[@]} -gt 0 ]; then
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
-python3 -m pip install -q --disable-pip-version-check '.[test]'
+py=python3
+if python3 -c 'import os, sys, sysconfig
+sys.exit(not os.path.exists(os.path.join(sysconfig.get_path("stdlib"), "EXTERNALLY-MANAGED")))'; then
+  # Debian's own Python is externally managed (PEP 668): the test tools go into a virtual environment
+  venv=${DOCKUNI_TEST_VENV:-/opt/dockuni-test}
+  [ -x "$venv/bin/python" ] || python3 -m venv "$venv"
+  py=$venv/bin/python
+fi
+"$py" -m pip install -q --disable-pip-version-check '.[test]'
 
 bash fixtures/base/start-engine.sh
 bash fixtures/base/make-base.sh
 
-python3 -m ruff check transpile tests bench
-python3 -m mypy
-python3 -m pytest -q "$@"
+"$py" -m ruff check transpile tests bench
+"$py" -m mypy
+"$py" -m pytest -q "$@"
+
+# The README's first command on a bare Debian (a minbase debootstrap in a container).
+bash tools/fresh-machine-test.sh bookworm

@@ -16,7 +16,6 @@ from __future__ import annotations
 import contextlib
 import json
 import shutil
-import tempfile
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -206,19 +205,9 @@ def _emit(target: str, facts: ConversionFacts) -> Recipe:
 
 
 def _check_output(output: Path, force: bool) -> None:
-    if output.exists() and not force:
-        raise DockuniError(
-            "output directory exists (use --force to replace it)", file=str(output), exit_code=EXIT_USAGE
-        )
-    if output.exists() and not output.is_dir():
-        raise DockuniError(
-            "output path exists and is not a directory", file=str(output), exit_code=EXIT_USAGE
-        )
-    parent = output.absolute().parent
-    if not parent.is_dir():
-        raise DockuniError(
-            "the output directory's parent does not exist", file=str(parent), exit_code=EXIT_USAGE
-        )
+    from transpile.outdir import check_output_location
+
+    check_output_location(output, force)
 
 
 def _write_recipe(dest: Path, recipe: Recipe) -> list[str]:
@@ -410,11 +399,10 @@ def _write_output(
     step: Step,
 ) -> ConvertResult:
     from transpile import report
+    from transpile.outdir import atomic_output
     from transpile.passes import graph as gr
 
-    parent = output.absolute().parent
-    tmp = Path(tempfile.mkdtemp(prefix=f".{output.name}.tmp-", dir=parent))
-    try:
+    with atomic_output(output, opts.force) as tmp:
         for recipe in recipes:
             _write_recipe(tmp / recipe.target, recipe)
         if img is not None:
@@ -442,17 +430,6 @@ def _write_output(
             json.dumps(report.convert_to_json(result), indent=2, sort_keys=True) + "\n"
         )
         (tmp / "report.md").write_text(report.render_convert_markdown(result))
-        tmp.chmod(0o755)
-        if output.exists():
-            trash = Path(tempfile.mkdtemp(prefix=f".{output.name}.old-", dir=parent))
-            output.rename(trash / output.name)
-            tmp.rename(output)
-            shutil.rmtree(trash, ignore_errors=True)
-        else:
-            tmp.rename(output)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return result
 
 

@@ -2,7 +2,9 @@
 
 Each case runs twice: the layers applied directly to a directory, and the same layers inside a
 docker-save tar read by ``acquire``. A sentinel directory next to the destination (and the links that
-point at it by absolute host path) must be untouched afterwards.
+point at it by absolute host path) must be untouched afterwards. Both run with each path check: the
+standard library's ``tarfile.data_filter`` (Python 3.11.4+) and dockuni's own checks, which Pythons
+without the filter (Debian bookworm's 3.11.2) use.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import io
 import os
 import stat
+import tarfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,8 +21,8 @@ import pytest
 
 from tests.image.layers import E, docker_save, layer
 from transpile.errors import DockuniError
-from transpile.image import ExtractLimits, ImageSource, acquire
-from transpile.image.extract import ExtractState, apply_layer
+from transpile.image import ExtractLimits, ImageSource, acquire, extract
+from transpile.image.extract import ExtractState, UnsafeEntry, apply_layer
 
 pytestmark = pytest.mark.engine
 
@@ -177,8 +180,22 @@ def _assert_untouched(tmp: Path, sentinel: Path, allowed: set[str]) -> None:
     assert not os.path.lexists("/evil") and not os.path.lexists("/pwned")
 
 
+HAS_STDLIB_FILTER = hasattr(tarfile, "data_filter")
+
+
+@pytest.fixture(params=["stdlib-filter", "own-checks"])
+def path_check(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Which path check extraction uses; ``own-checks`` is what Python < 3.11.4 runs."""
+    if request.param == "stdlib-filter":
+        if not HAS_STDLIB_FILTER:
+            pytest.skip("this Python's tarfile has no data_filter (added in 3.11.4)")
+    else:
+        monkeypatch.setattr(extract, "_stdlib_data_filter", None)
+    return str(request.param)
+
+
 @pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
-def test_hostile_layer_applied_directly(case: Case, tmp_path: Path) -> None:
+def test_hostile_layer_applied_directly(case: Case, tmp_path: Path, path_check: str) -> None:
     sentinel = _sentinel(tmp_path)
     dest = tmp_path / "dest"
     dest.mkdir()
@@ -197,7 +214,7 @@ def test_hostile_layer_applied_directly(case: Case, tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
-def test_hostile_layer_inside_docker_save(case: Case, tmp_path: Path) -> None:
+def test_hostile_layer_inside_docker_save(case: Case, tmp_path: Path, path_check: str) -> None:
     sentinel = _sentinel(tmp_path)
     layers = [layer(entries, compress=case.gzip) for entries in case.layers(str(sentinel))]
     archive = docker_save(layers, tmp_path / "image.tar")
@@ -220,3 +237,65 @@ def test_hostile_layer_inside_docker_save(case: Case, tmp_path: Path) -> None:
 
 def test_hostile_cases_are_many() -> None:
     assert len(CASES) >= 20
+
+
+def _member(name: str, kind: bytes = tarfile.REGTYPE, linkname: str = "") -> tarfile.TarInfo:
+    m = tarfile.TarInfo(name)
+    m.type, m.linkname, m.mode = kind, linkname, 0o644
+    return m
+
+
+def _refusal(check: Callable[[tarfile.TarInfo, str], object], m: tarfile.TarInfo, dest: str) -> str | None:
+    try:
+        check(m, dest)
+    except UnsafeEntry as err:
+        return err.kind
+    except tarfile.TarError as err:
+        return err.__class__.__name__
+    return None
+
+
+def _check_members(dest: Path, sentinel: Path) -> list[tuple[tarfile.TarInfo, str | None]]:
+    """Members and the refusal PEP 706's data filter gives each, in a root with an escaping symlink."""
+    (dest / "out").symlink_to(sentinel)
+    (dest / "d").mkdir()
+    return [
+        (_member("f"), None),
+        (_member("/abs/f"), None),  # leading slashes are stripped, as by the stdlib filter
+        (_member("../evil"), "OutsideDestinationError"),
+        (_member("out/secret"), "OutsideDestinationError"),  # through a symlink already on disk
+        (_member("fifo", tarfile.FIFOTYPE), "SpecialFileError"),
+        (_member("dev", tarfile.CHRTYPE), "SpecialFileError"),
+        (_member("dir", tarfile.DIRTYPE), None),
+        (_member("s", tarfile.SYMTYPE, "d"), None),
+        (_member("d/s", tarfile.SYMTYPE, "../f"), None),
+        (_member("s", tarfile.SYMTYPE, "/etc/passwd"), "AbsoluteLinkError"),
+        (_member("d/s", tarfile.SYMTYPE, "../../x"), "LinkOutsideDestinationError"),
+        (_member("h", tarfile.LNKTYPE, "d/f"), None),
+        (_member("h", tarfile.LNKTYPE, "/etc/passwd"), "AbsoluteLinkError"),
+        (_member("h", tarfile.LNKTYPE, "../x"), "LinkOutsideDestinationError"),
+        (_member("h", tarfile.LNKTYPE, "out"), "LinkOutsideDestinationError"),
+    ]
+
+
+@pytest.mark.unit
+def test_own_checks_refuse_what_pep706_data_filter_refuses(tmp_path: Path) -> None:
+    sentinel = _sentinel(tmp_path)
+    dest = tmp_path / "dest"
+    dest.mkdir()
+    for member, expected in _check_members(dest, sentinel):
+        own = _refusal(extract._data_filter_checks, member, str(dest))
+        assert own == expected, (member.name, member.linkname)
+        if HAS_STDLIB_FILTER:  # the same verdict as the standard library's own filter
+            stdlib = _refusal(tarfile.data_filter, member, str(dest))
+            assert stdlib == expected, (member.name, member.linkname)
+
+
+@pytest.mark.unit
+def test_check_entry_path_uses_own_checks_without_the_stdlib_filter(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(extract, "_stdlib_data_filter", None)
+    with pytest.raises(UnsafeEntry) as err:
+        extract.check_entry_path(_member("h", tarfile.LNKTYPE, "../x"), str(tmp_path))
+    assert err.value.kind == "LinkOutsideDestinationError"

@@ -11,8 +11,9 @@ The layer is untrusted input. Every entry's parent directory is resolved *inside
 length are refused; device nodes are skipped; setuid/setgid bits are stripped; total bytes, entry
 count and single-file size are bounded. After re-rooting, each entry is also passed through the
 standard library's ``tarfile.data_filter`` as a second, independent check that its path stays inside
-the destination. Symlink *targets* are kept verbatim: they are data, resolved later only through
-:func:`transpile.image.paths.resolve_in_root`.
+the destination; on Python before 3.11.4, which has no extraction filters (PEP 706), the same checks
+run here (:func:`_data_filter_checks`). Symlink *targets* are kept verbatim: they are data, resolved
+later only through :func:`transpile.image.paths.resolve_in_root`.
 """
 
 from __future__ import annotations
@@ -26,12 +27,18 @@ import os
 import shutil
 import stat
 import tarfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, cast
 
 from transpile.errors import DockuniError
 from transpile.image.paths import PathLoopError, resolve_parts
+
+# tarfile.data_filter and tarfile.FilterError arrived in Python 3.11.4 (PEP 706); Debian bookworm has 3.11.2.
+_stdlib_data_filter: Callable[[tarfile.TarInfo, str], tarfile.TarInfo | None] | None = getattr(
+    tarfile, "data_filter", None
+)
 
 WHITEOUT_PREFIX = ".wh."
 OPAQUE = ".wh..wh..opq"
@@ -107,6 +114,66 @@ def _decompressed(fileobj: IO[bytes], layer_name: str) -> IO[bytes]:
     if head == b"\x28\xb5\x2f\xfd":
         raise DockuniError(f"layer {layer_name} is zstd-compressed, which dockuni cannot read yet")
     return cast(IO[bytes], buffered)
+
+
+class UnsafeEntry(Exception):
+    """An entry the path checks refuse; ``kind`` names the check (PEP 706's exception names)."""
+
+    def __init__(self, kind: str, message: str):
+        super().__init__(message)
+        self.kind = kind
+
+
+def _inside(path: str, root: str) -> bool:
+    return os.path.commonpath([path, root]) == root
+
+
+def _data_filter_checks(member: tarfile.TarInfo, dest: str) -> None:
+    """The refusals of PEP 706's ``data`` filter, for Pythons whose tarfile lacks it.
+
+    As the standard filter does: a name absolute after stripping leading slashes, a name whose real
+    path (symlinks on disk followed) leaves the destination, a special file (anything but a regular
+    file, directory, symlink or hard link), a link to an absolute path, and a link whose real target
+    leaves the destination (a symlink's target relative to its directory, a hard link's to the root).
+    Set-id bits and device nodes are handled by the caller before this check.
+    """
+    root = os.path.realpath(dest)
+    name = member.name.lstrip("/" + os.sep)
+    if os.path.isabs(name):
+        raise UnsafeEntry("AbsolutePathError", f"member {member.name!r} has an absolute path")
+    target = os.path.realpath(os.path.join(root, name))
+    if not _inside(target, root):
+        raise UnsafeEntry(
+            "OutsideDestinationError",
+            f"{member.name!r} would be extracted to {target!r}, which is outside the destination",
+        )
+    if not (member.isreg() or member.islnk() or member.isdir() or member.issym()):
+        raise UnsafeEntry("SpecialFileError", f"{member.name!r} is a special file")
+    if member.islnk() or member.issym():
+        if os.path.isabs(member.linkname):
+            raise UnsafeEntry("AbsoluteLinkError", f"{member.name!r} is a link to an absolute path")
+        base = os.path.join(root, os.path.dirname(name)) if member.issym() else root
+        link_target = os.path.realpath(os.path.join(base, member.linkname))
+        if not _inside(link_target, root):
+            raise UnsafeEntry(
+                "LinkOutsideDestinationError",
+                f"{member.name!r} would link to {link_target!r}, which is outside the destination",
+            )
+
+
+def check_entry_path(member: tarfile.TarInfo, dest: str) -> None:
+    """Refuse (raise :class:`UnsafeEntry`) what PEP 706's ``data`` filter refuses.
+
+    Uses the standard library's filter where it exists, :func:`_data_filter_checks` otherwise.
+    """
+    stdlib = _stdlib_data_filter
+    if stdlib is None:
+        _data_filter_checks(member, dest)
+        return
+    try:
+        stdlib(member, dest)
+    except tarfile.TarError as err:  # FilterError's base; the name exists on every Python
+        raise UnsafeEntry(err.__class__.__name__, str(err)) from err
 
 
 def _check_name(name: str, limits: ExtractLimits) -> str | None:
@@ -212,7 +279,9 @@ class _Layer:
             rel = "/".join([*parent, base])
             try:
                 self.entry(tf, member, rel)
-            except (tarfile.FilterError, OSError) as err:
+            except UnsafeEntry as err:
+                self.skip(name, f"refused: {err.kind}: {err}")
+            except OSError as err:
                 self.skip(name, f"refused: {err.__class__.__name__}: {err}")
         for rel, mode, mtime in reversed(self.dir_modes):
             path = os.path.join(self.dest, rel)
@@ -258,7 +327,9 @@ class _Layer:
         # Second, independent check with the standard library's filter on the re-rooted name. Symlink
         # targets are image data (absolute ones are relative to the image root), so the filter sees
         # a symlink as a plain file; hard link targets are re-rooted and checked like names.
-        check = member.replace(name=rel, deep=False)
+        # (copies, not TarInfo.replace: that arrived with the filters, in 3.11.4)
+        check = copy.copy(member)
+        check.name = rel
         link_rel = ""
         if member.islnk():
             link_parts = [p for p in member.linkname.split("/") if p not in ("", ".")]
@@ -267,7 +338,7 @@ class _Layer:
                 self.skip(member.name, "hard link target is not inside the image")
                 return
             link_rel = "/".join([*lparent, link_parts[-1]])
-            check = member.replace(name=rel, linkname=link_rel, deep=False)
+            check.linkname = link_rel
         elif member.issym() or member.isfifo():
             check = copy.copy(member)
             check.name, check.type, check.linkname = rel, tarfile.REGTYPE, ""
@@ -279,7 +350,7 @@ class _Layer:
         if existing is not None and not (member.isdir() and stat.S_ISDIR(existing.st_mode)):
             _remove(host)
             existing = None
-        tarfile.data_filter(check, self.dest)
+        check_entry_path(check, self.dest)
 
         if member.isdir():
             if existing is None:

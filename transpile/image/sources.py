@@ -1,6 +1,7 @@
 """Acquire an image from one of four sources and unpack it into a root filesystem.
 
-* ``build``: a Dockerfile built by the local Docker engine (docker SDK), then exported as ``image``;
+* ``build``: a Dockerfile built by the local Docker engine (BuildKit where it has it, see
+  :mod:`transpile.runtime.imagebuild`), then exported as ``image``;
 * ``image``: an image in the local engine, exported with ``docker save`` (SDK stream, spooled to disk);
 * ``archive``: a ``docker save`` tar, read without any engine (the legacy layout and the newer one
   that is also an OCI layout both carry ``manifest.json``);
@@ -11,6 +12,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import os
 import re
@@ -20,12 +22,15 @@ import tempfile
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any, Literal
+from typing import IO, TYPE_CHECKING, Any, Literal
 
 from transpile.errors import DockuniError, ExitCode
 from transpile.image.config import check_platform, parse_config
 from transpile.image.extract import ExtractLimits, ExtractState, apply_layer, remove_tree
 from transpile.model.image import AcquiredImage, ImageConfig
+
+if TYPE_CHECKING:
+    from transpile.runtime.imagebuild import BuildResult
 
 SourceKind = Literal["build", "image", "archive", "oci"]
 EXIT_ENVIRONMENT = ExitCode.ENVIRONMENT
@@ -342,9 +347,13 @@ def _save_engine_image(
     )
 
 
-def build_image(src: ImageSource) -> tuple[Any, str]:
-    """Build ``src.ref`` (a Dockerfile path) with the engine; return (client, image id)."""
-    from docker.errors import APIError, BuildError
+def build_image(src: ImageSource) -> tuple[Any, BuildResult]:
+    """Build ``src.ref`` (a Dockerfile path) with the engine; return (client, what was built and how).
+
+    BuildKit where the engine and a docker CLI have it, the legacy builder otherwise
+    (:mod:`transpile.runtime.imagebuild`).
+    """
+    from transpile.runtime.imagebuild import build
 
     dockerfile = Path(src.ref)
     if not dockerfile.is_file():
@@ -353,22 +362,7 @@ def build_image(src: ImageSource) -> tuple[Any, str]:
     if not context.is_dir():
         raise DockuniError("build context is not a directory", file=str(context))
     client = docker_client()
-    try:
-        image, _logs = client.images.build(
-            path=str(context),
-            dockerfile=str(dockerfile.resolve()),
-            buildargs=dict(src.build_args),
-            target=src.target,
-            network_mode="host",
-            rm=True,
-            forcerm=True,
-        )
-    except BuildError as err:
-        tail = "".join(str(e.get("stream", e.get("error", ""))) for e in list(err.build_log)[-8:]).strip()
-        raise DockuniError(f"docker build failed: {err.msg}\n{tail}", file=src.ref) from err
-    except APIError as err:
-        raise DockuniError(f"docker build failed: {err.explanation or err}", file=src.ref) from err
-    return client, str(image.id)
+    return client, build(client, dockerfile, context, src.build_args, src.target)
 
 
 @contextlib.contextmanager
@@ -392,8 +386,9 @@ def acquire(
         elif src.kind == "image":
             acquired = _save_engine_image(docker_client(), src.ref, work, limits, f"image:{src.ref}")
         elif src.kind == "build":
-            client, image_id = build_image(src)
-            acquired = _save_engine_image(client, image_id, work, limits, f"build:{src.ref}")
+            client, built = build_image(src)
+            acquired = _save_engine_image(client, built.image_id, work, limits, f"build:{src.ref}")
+            acquired = dataclasses.replace(acquired, builder=built.builder, builder_reason=built.reason)
         else:
             raise DockuniError(f"unknown image source kind {src.kind!r}")
         yield acquired

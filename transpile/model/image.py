@@ -72,6 +72,8 @@ class AcquiredImage:
     image_bytes: int  # sum of the uncompressed layer sizes
     layers: tuple[str, ...] = ()  # layer digests, bottom first
     warnings: tuple[str, ...] = field(default=())
+    builder: str = ""  # for a build source: "buildkit" or "legacy"
+    builder_reason: str = ""  # why that builder (engine and CLI versions)
 
 
 def is_root_user(user: str) -> bool:
