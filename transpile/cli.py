@@ -222,7 +222,9 @@ def _cmd_check(args: argparse.Namespace) -> int:
 
 def _cmd_inspect(args: argparse.Namespace) -> int:
     from transpile.image.sources import acquire, source_from_args
-    from transpile.passes.inspect import inspect_image
+    from transpile.passes.analyze import rootfs_usage
+    from transpile.passes.inspect import inspect_facts
+    from transpile.pipeline import inspect_analysis
 
     dockerfile = None
     if args.build:  # built here: the Dockerfile's own runtime config can be compared with the image's
@@ -230,7 +232,7 @@ def _cmd_inspect(args: argparse.Namespace) -> int:
 
         dockerfile, _, _ = load_dockerfile(args.build, _build_args(args.build_arg))
     with acquire(source_from_args(args)) as img:
-        facts = inspect_image(img, dockerfile)
+        facts = inspect_facts(inspect_analysis(img, dockerfile, args.build or ""), rootfs_usage(img.rootfs))
     if args.format == "json":
         _print_json(facts.to_json())
     else:

@@ -19,7 +19,6 @@ import shutil
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
 
 import networkx as nx
 
@@ -128,51 +127,24 @@ def _user_span(df: Dockerfile | None, path: str) -> str:
 def analyze_image(
     img: AcquiredImage, df: Dockerfile | None, dockerfile_path: str, step: Step
 ) -> ImageAnalysis:
-    """The static passes over an acquired image: merged config, entrypoint chain, closure, evidence."""
-    from transpile.image.merge import merge_config
-    from transpile.passes import evidence
-    from transpile.passes.closure import compute_closure
-    from transpile.passes.entrypoint import resolve_entrypoint
-
-    config, merge_findings = merge_config(img.config, df)
+    """The static passes over an acquired image and the image rules' findings about it."""
     with step("resolving the entrypoint and its libraries"):
-        chain = resolve_entrypoint(config, img.rootfs)
-        if not config.argv:
-            raise DockuniError(
-                "the image has no ENTRYPOINT or CMD: nothing to convert", file=dockerfile_path, exit_code=2
-            )
-        closure = None
-        objects: tuple[Any, ...] = ()
-        missing: tuple[str, ...] = ()
-        program = chain.program
-        if program is not None:
-            prog_path = program.resolved or program.path
-            closure = compute_closure(img.rootfs, prog_path, config.env_dict())
-            objects = evidence.closure_objects(img.rootfs, prog_path, closure)
-            missing = tuple(f"{m.name} (needed by {m.needed_by}): {m.reason}" for m in closure.missing)
-    with step("scanning the image for log redirects"):
-        links = evidence.stdio_links(img.rootfs)
-    static = StaticEvidence(
-        argv=config.argv,
-        chain=evidence.chain_steps(chain),
-        objects=objects,
-        missing_libraries=missing,
-        stdio_symlinks=links,
-        user=config.user,
-        architecture=config.architecture,
-        dockerfile=dockerfile_path,
-        user_span=_user_span(df, dockerfile_path),
-    )
-    return ImageAnalysis(
-        reference=img.reference,
-        config=config,
-        image_bytes=int(img.image_bytes),
-        chain=chain,
-        closure=closure,
-        static=static,
-        findings=(*merge_findings, *chain.findings),
-        warnings=tuple(img.warnings),
-    )
+        analysis = inspect_analysis(img, df, dockerfile_path)
+    if not analysis.config.argv:
+        raise DockuniError(
+            "the image has no ENTRYPOINT or CMD: nothing to convert", file=dockerfile_path, exit_code=2
+        )
+    return analysis
+
+
+def inspect_analysis(img: AcquiredImage, df: Dockerfile | None, dockerfile_path: str) -> ImageAnalysis:
+    """The analysis `dockuni inspect` prints: like analyze_image, but an image without a command is
+    reported (DU903), not refused."""
+    from transpile.passes.analyze import analyze
+    from transpile.rules.registry import check_image
+
+    analysis = analyze(img, df, dockerfile_path, _user_span(df, dockerfile_path))
+    return replace(analysis, findings=check_image(analysis))
 
 
 def run_trace_step(rootfs: Path, config: ImageConfig, duration: float, step: Step) -> TraceFacts:
@@ -282,7 +254,7 @@ def convert(
         else:
             analysis = analyze_image(img, df, opts.dockerfile, step)
             static, config = analysis.static, analysis.config
-            findings = (*findings, *registry.attach(analysis.findings))
+            findings = (*findings, *analysis.findings)
             if trace_facts is not None:
                 trace = trace_facts
             elif opts.trace:

@@ -2,39 +2,32 @@
 
 The image config is what the engine will actually run, so it wins; every disagreement with the
 Dockerfile (an ENTRYPOINT inherited from a base image, an ENV overridden by a build arg, a port
-exposed upstream) becomes a DU901 finding, located at the Dockerfile line when the IR knows it.
+exposed upstream) becomes a ConfigDifference (rule DU901 reports them), located at the Dockerfile line
+when the IR knows it.
 """
 
 from __future__ import annotations
 
-from transpile.ir import Dockerfile, Finding, Span
-from transpile.model.image import ImageConfig
-
-RULE = "DU901"
+from transpile.ir import Dockerfile, Span
+from transpile.model.image import ConfigDifference, ImageConfig
 
 
-def _finding(message: str, span: Span | None, evidence: str) -> Finding:
-    return Finding(
-        rule=RULE,
-        severity="info",
-        message=message,
-        span=span,
-
-        hint="the built image's config is what runs; the converter uses it",
-        evidence=evidence,
-    )
+def _finding(message: str, span: Span | None, evidence: str) -> ConfigDifference:
+    return ConfigDifference(message, span, evidence)
 
 
 def _norm_dir(path: str) -> str:
     return path.rstrip("/") or "/"
 
 
-def merge_config(image: ImageConfig, dockerfile: Dockerfile | None) -> tuple[ImageConfig, list[Finding]]:
-    """Return the effective config (the image's) and findings where the Dockerfile disagrees."""
+def merge_config(
+    image: ImageConfig, dockerfile: Dockerfile | None
+) -> tuple[ImageConfig, list[ConfigDifference]]:
+    """The effective config (the image's: it is what runs) and where the Dockerfile disagrees with it."""
     if dockerfile is None:
         return image, []
     rt = dockerfile.runtime
-    out: list[Finding] = []
+    out: list[ConfigDifference] = []
     if rt.argv and tuple(rt.argv) != image.argv:
         out.append(
             _finding(

@@ -5,7 +5,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from transpile.ir import Finding
+
+@dataclass(frozen=True)
+class ChainProblem:
+    """Why execve would fail somewhere along the chain (rule DU903 reports it)."""
+
+    message: str
+    evidence: str
+
+    def to_json(self) -> dict[str, str]:
+        return {"message": self.message, "evidence": self.evidence}
+
 
 StepKind = Literal["elf", "script", "missing", "not-executable", "unknown-format", "directory", "loop"]
 
@@ -51,7 +61,7 @@ class EntrypointChain:
     steps: tuple[ChainStep, ...]
     shell_command: str = ""  # the -c string when the entrypoint is a shell (shell form)
     command_steps: tuple[ChainStep, ...] = ()  # the program a simple shell command runs
-    findings: tuple[Finding, ...] = ()
+    problems: tuple[ChainProblem, ...] = ()
 
     @property
     def program(self) -> ChainStep | None:
@@ -71,6 +81,6 @@ class EntrypointChain:
             "steps": [s.to_json() for s in self.steps],
             "shell_command": self.shell_command,
             "command_steps": [s.to_json() for s in self.command_steps],
-            "findings": [f.to_json() for f in self.findings],
+            "problems": [p.to_json() for p in self.problems],
         }
 

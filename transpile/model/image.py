@@ -5,9 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from transpile.ir import Finding, Port
+from transpile.ir import Finding, Port, Span
 from transpile.model.chain import EntrypointChain
 from transpile.model.closure import Closure
+from transpile.model.elf import ElfFacts
 from transpile.model.static import StaticEvidence
 
 # What runc and Docker give a process when the image sets no PATH.
@@ -82,17 +83,31 @@ def is_root_user(user: str) -> bool:
 
 
 @dataclass(frozen=True)
+class ConfigDifference:
+    """Where the Dockerfile's runtime config and the built image's disagree (rule DU901 reports it)."""
+
+    message: str
+    span: Span | None  # the Dockerfile instruction, when the IR knows it
+    evidence: str
+
+
+@dataclass(frozen=True)
 class ImageAnalysis:
     """What the static passes found in an acquired image, before anything runs."""
 
+    source: str  # "archive:PATH", ...
     reference: str
     config: ImageConfig  # the image's config merged with the Dockerfile's
     image_bytes: int
     chain: EntrypointChain
-    closure: Closure | None
+    closure: Closure | None  # the program's (the ELF execve finally loads)
     static: StaticEvidence
-    findings: tuple[Finding, ...]
-    warnings: tuple[str, ...]
+    differences: tuple[ConfigDifference, ...] = ()  # Dockerfile vs image config
+    closures: tuple[Closure, ...] = ()  # one per ELF program of the chain
+    elfs: tuple[ElfFacts, ...] = ()  # every ELF reached: the chain's programs, then their libraries
+    unreadable: tuple[tuple[str, str], ...] = ()  # (chain step, why its ELF could not be read)
+    warnings: tuple[str, ...] = ()  # from unpacking (skipped entries, ...)
+    findings: tuple[Finding, ...] = ()  # the image rules' findings (DU9xx)
 
     @property
     def closure_bytes(self) -> int:

@@ -12,11 +12,9 @@ import os
 import shlex
 import stat
 from pathlib import Path
-from typing import Literal
 
 from transpile.image.paths import PathLoopError, lookup_program, resolve_in_root, resolve_parts
-from transpile.ir import Finding
-from transpile.model.chain import ChainStep, EntrypointChain, StepKind
+from transpile.model.chain import ChainProblem, ChainStep, EntrypointChain, StepKind
 from transpile.model.image import DEFAULT_PATH, SHELLS, ImageConfig
 
 __all__ = ["ChainStep", "EntrypointChain", "resolve_entrypoint", "resolve_in_root"]
@@ -31,12 +29,8 @@ _SHELL_META = set("|&;<>()$`\\\"'*?[]#~=%{}\n")
 
 
 
-def _finding(
-    rule: str, severity: Literal["error", "warning", "info"], message: str, evidence: str
-) -> Finding:
-    return Finding(
-        rule=rule, severity=severity, message=message, span=None,  evidence=evidence
-    )
+def _problem(message: str, evidence: str) -> ChainProblem:
+    return ChainProblem(message, evidence)
 
 
 def _lookup(rootfs: Path, name: str, path_env: str, workdir: str) -> tuple[str, list[str]]:
@@ -76,7 +70,7 @@ def _step(rootfs: Path, name: str, path: str, argv: tuple[str, ...]) -> tuple[Ch
 
 
 def _follow(
-    rootfs: Path, argv: tuple[str, ...], path_env: str, workdir: str, findings: list[Finding]
+    rootfs: Path, argv: tuple[str, ...], path_env: str, workdir: str, findings: list[ChainProblem]
 ) -> list[ChainStep]:
     steps: list[ChainStep] = []
     name = argv[0]
@@ -87,20 +81,14 @@ def _follow(
         if step.kind == "missing":
             where = f"on PATH {path_env}" if "/" not in name else "in the image"
             findings.append(
-                _finding(
-                    "DU903",
-                    "error",
-                    f"entrypoint program {name!r} not found {where}",
+                _problem(f"entrypoint program {name!r} not found {where}",
                     "tried " + ", ".join(tried),
                 )
             )
             return steps
         if step.kind in ("not-executable", "unknown-format", "directory", "loop"):
             findings.append(
-                _finding(
-                    "DU903",
-                    "error",
-                    f"{step.path} cannot be executed ({step.kind})",
+                _problem(f"{step.path} cannot be executed ({step.kind})",
                     f"resolved to {step.resolved}",
                 )
             )
@@ -111,7 +99,7 @@ def _follow(
         interp, _, arg = step.shebang.partition(" ")
         arg = arg.strip()
         if not interp:
-            findings.append(_finding("DU903", "error", f"{step.path} has an empty #! line", step.shebang))
+            findings.append(_problem(f"{step.path} has an empty #! line", step.shebang))
             return steps
         new_argv = (interp, *((arg,) if arg else ()), step.path, *argv[1:])
         if os.path.basename(interp) == "env" and arg:
@@ -120,10 +108,7 @@ def _follow(
             steps.append(env_step)
             if env_step.kind != "elf":
                 findings.append(
-                    _finding(
-                        "DU903",
-                        "error",
-                        f"interpreter {interp} of {step.path} is {env_step.kind}",
+                    _problem(f"interpreter {interp} of {step.path} is {env_step.kind}",
                         step.shebang,
                     )
                 )
@@ -141,7 +126,7 @@ def _follow(
         name, argv = interp, new_argv
         path, tried = interp, [interp]
     findings.append(
-        _finding("DU903", "error", "too many levels of #! interpreters", " -> ".join(s.path for s in steps))
+        _problem("too many levels of #! interpreters", " -> ".join(s.path for s in steps))
     )
     return steps
 
@@ -165,14 +150,13 @@ def resolve_entrypoint(config: ImageConfig, rootfs: Path) -> EntrypointChain:
     env = config.env_dict()
     path_env = env.get("PATH", DEFAULT_PATH)
     workdir = config.working_dir or "/"
-    findings: list[Finding] = []
+    findings: list[ChainProblem] = []
     if not argv:
         findings.append(
-            _finding(
-                "DU903", "error", "the image has neither ENTRYPOINT nor CMD", "config: Entrypoint, Cmd empty"
+            _problem("the image has neither ENTRYPOINT nor CMD", "config: Entrypoint, Cmd empty"
             )
         )
-        return EntrypointChain(argv, path_env, workdir, (), findings=tuple(findings))
+        return EntrypointChain(argv, path_env, workdir, (), problems=tuple(findings))
     steps = _follow(rootfs, argv, path_env, workdir, findings)
     shell_command = ""
     command_steps: list[ChainStep] = []

@@ -1,11 +1,19 @@
-"""The list of rules. Add a module here and a page in docs/rules/ to add a rule."""
+"""The list of rules. Add a module here and a page in docs/rules/ to add a rule.
+
+Dockerfile rules (``check(df, parsed)``) run in `dockuni check`; image rules (``check_image(analysis)``,
+the DU9xx family) run wherever an image is analysed (inspect, graph, convert).
+"""
 
 from __future__ import annotations
 
 import functools
 import importlib
+from dataclasses import dataclass
 
+from transpile.ir import Finding, Severity
+from transpile.model.image import ImageAnalysis
 from transpile.rules.base import Rule
+from transpile.rules.image import ImageCheckFn
 
 RULE_MODULES: tuple[str, ...] = (
     "du201_shell_form",
@@ -22,6 +30,44 @@ RULE_MODULES: tuple[str, ...] = (
     "du701_onbuild",
     "du702_package_cache",
 )
+
+
+IMAGE_RULE_MODULES: tuple[str, ...] = (
+    "du901_config_mismatch",
+    "du903_entrypoint",
+    "du904_missing_library",
+    "du905_unreadable_elf",
+    "du906_foreign_elf",
+    "du907_skipped_entries",
+    "du908_ld_so_conf",
+    "du909_dependency_cycle",
+)
+
+
+@dataclass(frozen=True)
+class ImageRule:
+    id: str
+    title: str
+    severity: Severity
+    need: str
+    hint: str
+    check_image: ImageCheckFn
+
+
+@functools.cache
+def image_rules() -> tuple[ImageRule, ...]:
+    out = []
+    for name in IMAGE_RULE_MODULES:
+        module = importlib.import_module(f"transpile.rules.{name}")
+        out.append(
+            ImageRule(module.ID, module.TITLE, module.SEVERITY, module.NEED, module.HINT, module.check_image)
+        )
+    return tuple(out)
+
+
+def check_image(analysis: ImageAnalysis) -> tuple[Finding, ...]:
+    """Every image rule's findings about ANALYSIS, in rule order."""
+    return tuple(f for rule in image_rules() for f in rule.check_image(analysis))
 
 
 @functools.cache
