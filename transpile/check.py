@@ -108,9 +108,12 @@ def check_parsed(
     targets: tuple[str, ...] | None = None,
     build_args: Mapping[str, str] | None = None,
 ) -> tuple[ir.Finding, ...]:
-    """Lower and run ``rules``; drop ignored findings; keep only the wanted targets."""
+    """Validate as BuildKit's instruction parser does (its first error raises, as it fails the
+    build), lower and run ``rules``; drop ignored findings; keep only the wanted targets."""
     from transpile.passes.lower import lower
+    from transpile.syntax.validate import validate
 
+    validate(parsed)
     df = lower(parsed, build_args or {}, source=text)
     wanted = targets if targets is not None else config.targets
     global_ids, per_line = inline_ignores(parsed)
