@@ -45,15 +45,16 @@ def rules(out: str) -> list[str]:
 # --- exit codes and the text format -------------------------------------------------------------------
 
 
-def test_clean_files_exit_zero_and_print_nothing(capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, err = check(capsys, *map(str, sorted(CLEAN.glob("*.Dockerfile"))))
-    assert (code, out, err) == (0, "", "")
+def test_clean_files_exit_zero_print_no_finding_and_a_summary(capsys: pytest.CaptureFixture[str]) -> None:
+    files = sorted(CLEAN.glob("*.Dockerfile"))
+    code, out, err = check(capsys, *map(str, files))
+    assert (code, out, err) == (0, "", f"{len(files)} files checked: no findings\n")
 
 
 def test_findings_exit_one_in_the_documented_line_format(capsys: pytest.CaptureFixture[str]) -> None:
     path = str(BAD / "DU204.Dockerfile")
     code, out, err = check(capsys, path)
-    assert code == 1 and err == ""
+    assert code == 1 and err == "1 file checked: 1 error, 1 warning\n"
     lines = out.splitlines()
     assert len(lines) == 2
     first = LINE.match(lines[0])
@@ -83,9 +84,10 @@ def test_parse_error_is_reported_and_other_files_still_checked(
     assert code == 2
     assert rules(out) == ["DU205"]
     errors = err.splitlines()
-    assert len(errors) == 2
+    assert len(errors) == 3
     assert re.match(rf"^{re.escape(str(broken))}:\d+:\d+: .+", errors[0])
-    assert errors[1].startswith(f"{missing}:0:0: ")
+    assert errors[1] == f"{missing}: no such file"  # no position: no made-up 0:0
+    assert errors[2] == "1 file checked: 1 error; 2 files could not be checked"
 
 
 def test_lowering_error_is_located(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
@@ -118,7 +120,7 @@ def test_inline_ignore_applies_to_the_next_instruction_only(
 
 def test_global_ignore_and_flag(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     path = write(tmp_path / "Dockerfile", SHELL_CMD + "# dockuni global ignore=DU201\n")
-    assert check(capsys, str(path)) == (0, "", "")
+    assert check(capsys, str(path)) == (0, "", "1 file checked: no findings\n")
     path = write(tmp_path / "b" / "Dockerfile", SHELL_CMD)
     assert check(capsys, "--ignore", "du201", str(path))[:2] == (0, "")
     code, out, err = check(capsys, "--ignore", "DU999", str(path))

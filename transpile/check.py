@@ -43,6 +43,7 @@ class FileResult:
     findings: tuple[ir.Finding, ...] = ()
     error: DockuniError | None = None
     failure_threshold: str = "warning"
+    warnings: tuple[str, ...] = ()  # ``file:line:col: warning: ...`` lines, e.g. unknown ignored rules
 
     @property
     def failed(self) -> bool:
@@ -98,6 +99,29 @@ def inline_ignores(parsed: ParsedFile) -> tuple[frozenset[str], dict[int, frozen
     return frozenset(global_ids), per_instruction
 
 
+def unknown_inline_ignores(parsed: ParsedFile, text: str, known: frozenset[str]) -> tuple[str, ...]:
+    """A warning for each rule id in a ``# dockuni ... ignore=`` comment that no rule has (a typo
+    would otherwise silently ignore nothing; ``--ignore`` makes the same mistake a usage error)."""
+    out: list[str] = []
+    lines = text.splitlines()
+    for line, comment in parsed.comments:
+        match = _IGNORE.match(comment)
+        if not match:
+            continue
+        source = lines[line - 1] if 0 < line <= len(lines) else ""
+        for part in re.split(r"[,\s]+", match.group(2)):
+            rule = part.strip().upper()
+            if not rule or rule in known:
+                continue
+            at = re.search(rf"(?<![A-Z0-9]){re.escape(rule)}(?![A-Z0-9])", source.upper())
+            col = at.start() + 1 if at else 1
+            out.append(
+                f"{parsed.file}:{line}:{col}: warning: unknown rule {part.strip()} in a `dockuni ignore=`"
+                " comment: it ignores nothing"
+            )
+    return tuple(out)
+
+
 def check_parsed(
     parsed: ParsedFile,
     text: str,
@@ -145,6 +169,7 @@ def check_file(
     from transpile.syntax.parser import parse_text
 
     threshold = options.failure_threshold or (config.failure_threshold if config else "warning")
+    warnings: tuple[str, ...] = ()
     try:
         if config is None:
             directory = os.path.dirname(path) or "."
@@ -159,6 +184,7 @@ def check_file(
                 raise DockuniError(f"ignore: unknown rule {unknown[0]}", config.path or "-")
         text = read_text(path)
         parsed = parse_text(text, path)
+        warnings = unknown_inline_ignores(parsed, text, frozenset(rule.id for rule in rules))
         findings = check_parsed(
             parsed,
             text,
@@ -169,8 +195,8 @@ def check_file(
             build_args=options.build_args,
         )
     except DockuniError as err:
-        return FileResult(path, (), err, threshold)
-    return FileResult(path, findings, None, threshold)
+        return FileResult(path, (), err, threshold, warnings)
+    return FileResult(path, findings, None, threshold, warnings)
 
 
 def run_check(paths: Sequence[str], options: CheckOptions) -> CheckResult:
