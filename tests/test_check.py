@@ -336,17 +336,23 @@ def test_pre_commit_try_repo_runs_the_hook(tmp_path: Path) -> None:
     _git(project, "init", "-q")
     shutil.copy2(BAD / "DU205.Dockerfile", project / "Dockerfile")
     shutil.copy2(CLEAN / "static-server.Dockerfile", project / "web.Dockerfile")
+    # identify tags Dockerfile.prod and Containerfile `dockerfile` too: the hook must see them
+    shutil.copy2(BAD / "DU204.Dockerfile", project / "Dockerfile.prod")
+    shutil.copy2(BAD / "DU203.Dockerfile", project / "Containerfile")
     (project / "notes.txt").write_text("CMD nginx\n")
     env = {**os.environ, "PRE_COMMIT_HOME": str(tmp_path / "cache"), "NO_COLOR": "1"}
-    files = ["Dockerfile", "web.Dockerfile", "notes.txt"]
+    files = ["Dockerfile", "web.Dockerfile", "Dockerfile.prod", "Containerfile", "notes.txt"]
     command = [sys.executable, "-m", "pre_commit", "try-repo", str(hook_repo), "dockuni", "--files", *files]
     proc = subprocess.run(
         command, cwd=project, env=env, capture_output=True, text=True, timeout=900, check=False
     )
     assert proc.returncode == 1, proc.stdout + proc.stderr
     assert "Dockerfile:4:7: ERROR DU205" in proc.stdout
+    assert "Dockerfile.prod:6:5: ERROR DU204" in proc.stdout
+    assert "Containerfile:" in proc.stdout
     assert "notes.txt" not in proc.stdout.split("hook id: dockuni", 1)[1]
-    shutil.copy2(CLEAN / "nginx-foreground.Dockerfile", project / "Dockerfile")
+    for name in ("Dockerfile", "Dockerfile.prod", "Containerfile"):
+        shutil.copy2(CLEAN / "nginx-foreground.Dockerfile", project / name)
     proc = subprocess.run(
         command, cwd=project, env=env, capture_output=True, text=True, timeout=900, check=False
     )
