@@ -142,12 +142,23 @@ def check_parsed(
     wanted = targets if targets is not None else config.targets
     global_ids, per_line = inline_ignores(parsed)
     ignored = config.ignore | extra_ignore | global_ids
+    # Lines where a rule says the others do not apply (even when that rule itself is ignored).
+    quiet = {
+        rule.id: tuple(rule.quiet_lines(df)) for rule in rules if rule.quiet_lines is not None
+    }
     out: list[ir.Finding] = []
     for rule in rules:
         if rule.id in ignored or not set(rule.targets) & set(wanted):
             continue
         for found in rule.check(df, parsed):
             if found.span is not None and found.rule in per_line.get(found.span.line, frozenset()):
+                continue
+            if found.span is not None and any(
+                lo <= found.span.line <= hi
+                for owner, ranges in quiet.items()
+                if owner != rule.id
+                for lo, hi in ranges
+            ):
                 continue
             kept = tuple(t for t in found.targets if t in wanted)
             if not kept:
