@@ -5,8 +5,11 @@ Inline control, in Dockerfile comments::
     # dockuni ignore=DU201,DU305     on the line(s) right above an instruction: not for that one
     # dockuni global ignore=DU702    anywhere: not for this file
 
-A file that cannot be read, parsed or lowered gives a ``DockuniError`` in its result; the other
-files are still checked.
+An id no rule has is reported as a warning (a typo would silently ignore nothing).
+
+A file that cannot be read, parsed, validated (``transpile.syntax.validate``: what BuildKit's
+instruction parser rejects fails the build) or lowered gives a ``DockuniError`` in its result;
+the other files are still checked.
 """
 
 from __future__ import annotations
