@@ -47,15 +47,16 @@ def rules(out: str) -> list[str]:
 # --- exit codes and the text format -------------------------------------------------------------------
 
 
-def test_clean_files_exit_zero_and_print_nothing(capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, err = check(capsys, *map(str, sorted(CLEAN.glob("*.Dockerfile"))))
-    assert (code, out, err) == (0, "", "")
+def test_clean_files_exit_zero_print_no_finding_and_a_summary(capsys: pytest.CaptureFixture[str]) -> None:
+    files = sorted(CLEAN.glob("*.Dockerfile"))
+    code, out, err = check(capsys, *map(str, files))
+    assert (code, out, err) == (0, "", f"{len(files)} files checked: no findings\n")
 
 
 def test_findings_exit_one_in_the_documented_line_format(capsys: pytest.CaptureFixture[str]) -> None:
     path = str(BAD / "DU204.Dockerfile")
     code, out, err = check(capsys, path)
-    assert code == 1 and err == ""
+    assert code == 1 and err == "1 file checked: 1 error, 1 warning\n"
     lines = out.splitlines()
     assert len(lines) == 2
     first = LINE.match(lines[0])
@@ -85,9 +86,10 @@ def test_parse_error_is_reported_and_other_files_still_checked(
     assert code == 2
     assert rules(out) == ["DU205"]
     errors = err.splitlines()
-    assert len(errors) == 2
+    assert len(errors) == 3
     assert re.match(rf"^{re.escape(str(broken))}:\d+:\d+: .+", errors[0])
-    assert errors[1].startswith(f"{missing}:0:0: ")
+    assert errors[1] == f"{missing}: no such file"  # no position: no made-up 0:0
+    assert errors[2] == "1 file checked: 1 error; 2 files could not be checked"
 
 
 def test_lowering_error_is_located(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
@@ -120,7 +122,7 @@ def test_inline_ignore_applies_to_the_next_instruction_only(
 
 def test_global_ignore_and_flag(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     path = write(tmp_path / "Dockerfile", SHELL_CMD + "# dockuni global ignore=DU201\n")
-    assert check(capsys, str(path)) == (0, "", "")
+    assert check(capsys, str(path)) == (0, "", "1 file checked: no findings\n")
     path = write(tmp_path / "b" / "Dockerfile", SHELL_CMD)
     assert check(capsys, "--ignore", "du201", str(path))[:2] == (0, "")
     code, out, err = check(capsys, "--ignore", "DU999", str(path))
@@ -235,7 +237,7 @@ def test_sarif_validates_against_the_sarif_2_1_0_schema(
     assert ids == sorted(ids) and "DU201" in ids
     assert all(r["helpUri"].endswith(f"docs/rules/{r['id']}.md") for r in driver["rules"])
     results = run["results"]
-    assert len(results) == 16
+    assert len(results) == 17  # one per bad fixture, two for DU204, DU302 and DU702
     by_rule = {r["ruleId"]: r for r in results}
     du205 = by_rule["DU205"]
     assert du205["level"] == "error" and ids[du205["ruleIndex"]] == "DU205"
@@ -336,17 +338,23 @@ def test_pre_commit_try_repo_runs_the_hook(tmp_path: Path) -> None:
     _git(project, "init", "-q")
     shutil.copy2(BAD / "DU205.Dockerfile", project / "Dockerfile")
     shutil.copy2(CLEAN / "static-server.Dockerfile", project / "web.Dockerfile")
+    # identify tags Dockerfile.prod and Containerfile `dockerfile` too: the hook must see them
+    shutil.copy2(BAD / "DU204.Dockerfile", project / "Dockerfile.prod")
+    shutil.copy2(BAD / "DU203.Dockerfile", project / "Containerfile")
     (project / "notes.txt").write_text("CMD nginx\n")
     env = {**os.environ, "PRE_COMMIT_HOME": str(tmp_path / "cache"), "NO_COLOR": "1"}
-    files = ["Dockerfile", "web.Dockerfile", "notes.txt"]
+    files = ["Dockerfile", "web.Dockerfile", "Dockerfile.prod", "Containerfile", "notes.txt"]
     command = [sys.executable, "-m", "pre_commit", "try-repo", str(hook_repo), "dockuni", "--files", *files]
     proc = subprocess.run(
         command, cwd=project, env=env, capture_output=True, text=True, timeout=900, check=False
     )
     assert proc.returncode == 1, proc.stdout + proc.stderr
     assert "Dockerfile:4:7: ERROR DU205" in proc.stdout
+    assert "Dockerfile.prod:6:5: ERROR DU204" in proc.stdout
+    assert "Containerfile:" in proc.stdout
     assert "notes.txt" not in proc.stdout.split("hook id: dockuni", 1)[1]
-    shutil.copy2(CLEAN / "nginx-foreground.Dockerfile", project / "Dockerfile")
+    for name in ("Dockerfile", "Dockerfile.prod", "Containerfile"):
+        shutil.copy2(CLEAN / "nginx-foreground.Dockerfile", project / name)
     proc = subprocess.run(
         command, cwd=project, env=env, capture_output=True, text=True, timeout=900, check=False
     )

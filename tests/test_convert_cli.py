@@ -53,7 +53,7 @@ def _archive_without_entrypoint(path: Path) -> None:
 
 def test_missing_dockerfile_is_a_located_error(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     code, _, err = _run(capsys, "convert", str(tmp_path / "nope"), "-o", str(tmp_path / "o"))
-    assert code == 2 and err.startswith(f"{tmp_path / 'nope'}:0:0: ")
+    assert code == 2 and err.startswith(f"{tmp_path / 'nope'}: ")
     assert not (tmp_path / "o").exists()
 
 

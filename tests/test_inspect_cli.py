@@ -85,7 +85,7 @@ def test_inspect_bad_input(tmp_path: Path, make: Callable[[Path], Path], code: i
     proc = _dockuni("inspect", "--archive", str(path))
     assert proc.returncode == code
     assert text in proc.stderr and "Traceback" not in proc.stderr
-    assert proc.stderr.startswith(str(path) + ":0:0: ")
+    assert proc.stderr.startswith(str(path) + ": ")
 
 
 def test_inspect_without_engine_is_exit_3(tmp_path: Path) -> None:

@@ -38,7 +38,7 @@ def test_text_line_layout_and_colour() -> None:
     coloured = format_finding_text(finding("error", span), "x", color=True)
     assert coloured.startswith("a/Dockerfile:3:7: \x1b[31;1mERROR\x1b[0m \x1b[1mDU201\x1b[0m the message")
     assert coloured.endswith("\x1b[2m (the hint)\x1b[0m")
-    assert format_finding_text(finding(span=None), "b/Dockerfile").startswith("b/Dockerfile:0:0: WARNING")
+    assert format_finding_text(finding(span=None), "b/Dockerfile").startswith("b/Dockerfile: WARNING")
 
 
 def test_renderers_on_a_real_result(monkeypatch: pytest.MonkeyPatch) -> None:

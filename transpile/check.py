@@ -5,8 +5,11 @@ Inline control, in Dockerfile comments::
     # dockuni ignore=DU201,DU305     on the line(s) right above an instruction: not for that one
     # dockuni global ignore=DU702    anywhere: not for this file
 
-A file that cannot be read, parsed or lowered gives a ``DockuniError`` in its result; the other
-files are still checked.
+An id no rule has is reported as a warning (a typo would silently ignore nothing).
+
+A file that cannot be read, parsed, validated (``transpile.syntax.validate``: what BuildKit's
+instruction parser rejects fails the build) or lowered gives a ``DockuniError`` in its result;
+the other files are still checked.
 """
 
 from __future__ import annotations
@@ -43,6 +46,7 @@ class FileResult:
     findings: tuple[ir.Finding, ...] = ()
     error: DockuniError | None = None
     failure_threshold: str = "warning"
+    warnings: tuple[str, ...] = ()  # ``file:line:col: warning: ...`` lines, e.g. unknown ignored rules
 
     @property
     def failed(self) -> bool:
@@ -98,6 +102,29 @@ def inline_ignores(parsed: ParsedFile) -> tuple[frozenset[str], dict[int, frozen
     return frozenset(global_ids), per_instruction
 
 
+def unknown_inline_ignores(parsed: ParsedFile, text: str, known: frozenset[str]) -> tuple[str, ...]:
+    """A warning for each rule id in a ``# dockuni ... ignore=`` comment that no rule has (a typo
+    would otherwise silently ignore nothing; ``--ignore`` makes the same mistake a usage error)."""
+    out: list[str] = []
+    lines = text.splitlines()
+    for line, comment in parsed.comments:
+        match = _IGNORE.match(comment)
+        if not match:
+            continue
+        source = lines[line - 1] if 0 < line <= len(lines) else ""
+        for part in re.split(r"[,\s]+", match.group(2)):
+            rule = part.strip().upper()
+            if not rule or rule in known:
+                continue
+            at = re.search(rf"(?<![A-Z0-9]){re.escape(rule)}(?![A-Z0-9])", source.upper())
+            col = at.start() + 1 if at else 1
+            out.append(
+                f"{parsed.file}:{line}:{col}: warning: unknown rule {part.strip()} in a `dockuni ignore=`"
+                " comment: it ignores nothing"
+            )
+    return tuple(out)
+
+
 def check_parsed(
     parsed: ParsedFile,
     text: str,
@@ -108,20 +135,34 @@ def check_parsed(
     targets: tuple[str, ...] | None = None,
     build_args: Mapping[str, str] | None = None,
 ) -> tuple[ir.Finding, ...]:
-    """Lower and run ``rules``; drop ignored findings; keep only the wanted targets."""
+    """Validate as BuildKit's instruction parser does (its first error raises, as it fails the
+    build), lower and run ``rules``; drop ignored findings; keep only the wanted targets."""
     from transpile import targets as registry
     from transpile.passes.lower import lower
+    from transpile.syntax.validate import validate
 
+    validate(parsed)
     df = lower(parsed, build_args or {}, source=text)
     wanted = targets or config.targets or registry.names()
     global_ids, per_line = inline_ignores(parsed)
     ignored = config.ignore | extra_ignore | global_ids
+    # Lines where a rule says the others do not apply (even when that rule itself is ignored).
+    quiet = {
+        rule.id: tuple(rule.quiet_lines(df)) for rule in rules if rule.quiet_lines is not None
+    }
     out: list[ir.Finding] = []
     for rule in rules:
         if rule.id in ignored or not set(rule.targets) & set(wanted):
             continue
         for found in rule.check(df, parsed):
             if found.span is not None and found.rule in per_line.get(found.span.line, frozenset()):
+                continue
+            if found.span is not None and any(
+                lo <= found.span.line <= hi
+                for owner, ranges in quiet.items()
+                if owner != rule.id
+                for lo, hi in ranges
+            ):
                 continue
             kept = tuple(t for t in found.targets if t in wanted)
             if not kept:
@@ -143,6 +184,7 @@ def check_file(
     from transpile.syntax.parser import parse_text
 
     threshold = options.failure_threshold or (config.failure_threshold if config else "warning")
+    warnings: tuple[str, ...] = ()
     try:
         if config is None:
             directory = os.path.dirname(path) or "."
@@ -157,6 +199,7 @@ def check_file(
                 raise DockuniError(f"ignore: unknown rule {unknown[0]}", config.path or "-")
         text = read_text(path)
         parsed = parse_text(text, path)
+        warnings = unknown_inline_ignores(parsed, text, frozenset(rule.id for rule in rules))
         findings = check_parsed(
             parsed,
             text,
@@ -167,8 +210,8 @@ def check_file(
             build_args=options.build_args,
         )
     except DockuniError as err:
-        return FileResult(path, (), err, threshold)
-    return FileResult(path, findings, None, threshold)
+        return FileResult(path, (), err, threshold, warnings)
+    return FileResult(path, findings, None, threshold, warnings)
 
 
 def run_check(paths: Sequence[str], options: CheckOptions) -> CheckResult:

@@ -3,8 +3,12 @@
 Imports of the heavy modules happen inside the handlers so that ``dockuni check`` starts fast.
 
 Exit codes (docs/user-guide.md): 0 success / clean, 1 findings at or above the threshold or a
-conversion that fell back / failed verification, 2 usage or input error, 3 a needed component
-(the Docker engine, strace, QEMU) is not available, 4 an internal error (a bug: please report it).
+conversion that fell back / failed verification, 2 usage or input error (a missing, unreadable or
+invalid file included), 3 a needed component (the Docker engine, strace, QEMU) is not available,
+4 an internal error (a bug: please report it).
+
+Messages follow hadolint's and ruff's conventions: ``file:line:col: message`` where there is a
+position, ``file: message`` for a whole file, ``dockuni: error: message`` otherwise.
 """
 
 from __future__ import annotations
@@ -25,6 +29,54 @@ EXIT_USAGE = ExitCode.USAGE
 EXIT_ENVIRONMENT = ExitCode.ENVIRONMENT
 EXIT_INTERNAL = ExitCode.INTERNAL
 
+_EXIT_CODES = """exit codes:
+  0  success{ok}
+  1  {one}
+  2  usage or input error (a missing, unreadable or invalid file)
+  3  a needed component is missing (Docker engine, strace, graphviz, QEMU)
+  4  internal error (a bug; DOCKUNI_DEBUG=1 shows the traceback)"""
+
+
+class _HelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """Keeps the examples' layout and shows every meaningful default (argparse's
+    ArgumentDefaultsHelpFormatter would also print "default: None" and "default: False")."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        text = action.help or ""
+        default = action.default
+        if (
+            action.option_strings
+            and "%(default)" not in text
+            and default not in (None, False, [], argparse.SUPPRESS)
+        ):
+            text += " (default: %(default)s)"
+        return text
+
+
+def _epilog(examples: str, *, ok: str = "", one: str = "(not used)") -> str:
+    return "examples:\n" + examples.rstrip("\n") + "\n\n" + _EXIT_CODES.format(ok=ok, one=one)
+
+
+def _add_command(
+    sub: Any,
+    name: str,
+    summary: str,
+    description: str,
+    examples: str,
+    *,
+    ok: str = "",
+    one: str = "(not used)",
+) -> argparse.ArgumentParser:
+    p: argparse.ArgumentParser = sub.add_parser(
+        name,
+        help=summary,
+        description=description,
+        epilog=_epilog(examples, ok=ok, one=one),
+        formatter_class=_HelpFormatter,
+    )
+    p.add_argument("--no-color", action="store_true", help="never colour the output (as NO_COLOR=1 does)")
+    return p
+
 
 def _add_image_source(p: argparse.ArgumentParser, *, required: bool) -> None:
     src = p.add_mutually_exclusive_group(required=required)
@@ -44,9 +96,7 @@ def _add_build_options(p: argparse.ArgumentParser) -> None:
 
 
 def _add_format(p: argparse.ArgumentParser, choices: Sequence[str], default: str = "text") -> None:
-    p.add_argument(
-        "--format", choices=list(choices), default=default, help=f"output format (default {default})"
-    )
+    p.add_argument("--format", choices=list(choices), default=default, help="output format")
 
 
 def build_parser(only: str | None = None) -> argparse.ArgumentParser:
@@ -55,47 +105,102 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="dockuni",
         description="Convert Dockerfiles to unikernel recipes, or say exactly why not.",
+        epilog=_epilog(
+            "  dockuni check Dockerfile\n"
+            "  dockuni convert Dockerfile -o out\n"
+            "  dockuni COMMAND --help",
+            one="findings at or above the threshold, or a conversion that fell back",
+        ),
+        formatter_class=_HelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"dockuni {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     if only in (None, "parse"):
-        p = sub.add_parser("parse", help="parse Dockerfiles as BuildKit does and print the AST")
-        p.add_argument("files", nargs="+", metavar="FILE")
+        p = _add_command(
+            sub,
+            "parse",
+            "parse Dockerfiles as BuildKit does and print the AST",
+            "Parse each Dockerfile exactly as BuildKit's parser does and print its instructions: JSON\n"
+            "(one object per file, with the error if it failed) or one text line per instruction.",
+            "  dockuni parse Dockerfile\n"
+            "  dockuni parse --format text Dockerfile other/Dockerfile\n"
+            "  cat Dockerfile | dockuni parse -",
+        )
+        p.add_argument(
+            "files", nargs="+", metavar="FILE", help="Dockerfiles to parse; - reads standard input"
+        )
         _add_format(p, ("json", "text"), default="json")
         p.set_defaults(handler=_cmd_parse)
 
     if only in (None, "check"):
-        p = sub.add_parser("check", help="static unikernel-compatibility rules (the pre-commit hook)")
-        p.add_argument("files", nargs="+", metavar="FILE")
+        p = _add_command(
+            sub,
+            "check",
+            "static unikernel-compatibility rules (the pre-commit hook)",
+            "Check Dockerfiles without building them: validate every instruction as BuildKit does\n"
+            "(an error there fails the build, so it exits 2 like a syntax error), then apply the\n"
+            "unikernel-compatibility rules (docs/rules/). Inline control: `# dockuni ignore=DU201`\n"
+            "above an instruction, `# dockuni global ignore=DU702` anywhere. Findings go to standard\n"
+            "output, problems and the summary line to standard error.",
+            "  dockuni check Dockerfile services/*/Dockerfile\n"
+            "  dockuni check --format sarif Dockerfile > dockuni.sarif\n"
+            f"  dockuni check --ignore DU201,DU702 --targets {_example_target('unikernel')} Dockerfile\n"
+            "  cat Dockerfile | dockuni check -",
+            ok=": no finding at or above the failure threshold",
+            one="findings at or above the failure threshold",
+        )
+        p.add_argument(
+            "files", nargs="+", metavar="FILE", help="Dockerfiles to check; - reads standard input"
+        )
         _add_format(p, ("text", "json", "sarif"))
         p.add_argument(
-            "--config", metavar="TOML", help="config file (default: .dockuni.toml or pyproject.toml)"
+            "--config",
+            metavar="TOML",
+            help="config file (default: the nearest .dockuni.toml or pyproject.toml [tool.dockuni])",
         )
         p.add_argument(
             "--ignore", metavar="RULE", action="append", default=[], help="ignore a rule (repeatable)"
         )
-        p.add_argument("--targets", metavar="LIST", help="comma-separated targets to check for")
+        p.add_argument(
+            "--targets", metavar="LIST", help="comma-separated targets to check for (default: all)"
+        )
         p.add_argument(
             "--failure-threshold",
             choices=["error", "warning", "info", "style", "none"],
-            help="lowest severity that makes the exit code 1",
+            help="lowest severity that makes the exit code 1 (default: warning, or the config's)",
         )
-        p.add_argument("--no-color", action="store_true", help="never colour the output")
         p.set_defaults(handler=_cmd_check)
 
     if only in (None, "inspect"):
-        p = sub.add_parser("inspect", help="image config, entrypoint chain, ELF facts and library closure")
+        p = _add_command(
+            sub,
+            "inspect",
+            "image config, entrypoint chain, ELF facts and library closure",
+            "Read an image (built here, from the engine, a `docker save` tar or an OCI layout) and\n"
+            "report its configuration, how its entrypoint resolves, the ELF facts of the program\n"
+            "and the exact set of files it loads.",
+            "  dockuni inspect --archive app.tar\n"
+            "  dockuni inspect --build Dockerfile --format json",
+            one="an error finding (e.g. the entrypoint does not exist)",
+        )
         _add_image_source(p, required=True)
         _add_format(p, ("text", "json"))
         p.set_defaults(handler=_cmd_inspect)
 
     if only in (None, "trace"):
-        p = sub.add_parser(
-            "trace", help="run the entrypoint in a sandbox under a tracer and record its needs"
+        p = _add_command(
+            sub,
+            "trace",
+            "run the entrypoint in a sandbox under a tracer and record its needs",
+            "Run the image's entrypoint in fresh namespaces under strace, probe its ports, and record\n"
+            "the system calls, files, programs and sockets it used.",
+            "  dockuni trace --archive app.tar --duration 5\n"
+            "  dockuni trace --image app:latest --seccomp profile.json --format json",
+            one="the entrypoint could not start",
         )
         _add_image_source(p, required=True)
-        p.add_argument("--duration", type=float, default=8.0, metavar="S", help="seconds to run (default 8)")
+        p.add_argument("--duration", type=float, default=8.0, metavar="S", help="seconds to run")
         p.add_argument(
             "--probe", action="append", default=[], metavar="CMD", help="command run in the sandbox's network"
         )
@@ -104,7 +209,15 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
         p.set_defaults(handler=_cmd_trace)
 
     if only in (None, "graph"):
-        p = sub.add_parser("graph", help="the facility graph of an image (static facts plus a trace)")
+        p = _add_command(
+            sub,
+            "graph",
+            "the facility graph of an image (static facts plus a trace)",
+            "Build the graph program -> facilities -> per-target support from the image's static\n"
+            "facts and a trace, and print it as JSON, Graphviz dot or SVG.",
+            "  dockuni graph --archive app.tar --format svg > graph.svg\n"
+            "  dockuni graph --image app:latest --trace trace.json --format dot",
+        )
         _add_image_source(p, required=True)
         p.add_argument("--dockerfile", metavar="FILE", help="the Dockerfile the image was built from")
         p.add_argument("--trace", metavar="JSON", help="reuse a `dockuni trace --format json` result")
@@ -113,7 +226,19 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
         p.set_defaults(handler=_cmd_graph)
 
     if only in (None, "convert"):
-        p = sub.add_parser("convert", help="Dockerfile -> unikernel recipes, or a hardened container")
+        p = _add_command(
+            sub,
+            "convert",
+            "Dockerfile -> unikernel recipes, or a hardened container",
+            "Build (or read) the image, trace it, decide per target what it needs and what is\n"
+            "missing, and write the recipes and report.md into the output directory.",
+            "  dockuni convert Dockerfile -o out\n"
+            f"  dockuni convert Dockerfile --archive app.tar --target {_example_target('unikernel')} -o out"
+            " --force\n"
+            f"  dockuni convert Dockerfile -o out --target {_example_target('linux-vm')} --verify",
+            ok=": the requested recipes were emitted",
+            one="the conversion fell back to the container, a listed target is blocked, or --verify failed",
+        )
         p.add_argument("dockerfile", metavar="DOCKERFILE")
         src = p.add_mutually_exclusive_group()
         src.add_argument("--image", metavar="NAME", help="use this engine image instead of building")
@@ -126,12 +251,12 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
             "--target",
             default="auto",
             metavar="LIST",
-            help=f"auto, or a comma-separated subset of {','.join(registry.names())} (default auto)",
+            help=f"auto, or a comma-separated subset of {','.join(registry.names())}",
         )
         p.add_argument(
             "--no-trace", action="store_true", help="skip the sandboxed trace (static verdicts only)"
         )
-        p.add_argument("--duration", type=float, default=8.0, metavar="S", help="trace duration (default 8)")
+        p.add_argument("--duration", type=float, default=8.0, metavar="S", help="trace duration in seconds")
         p.add_argument("--verify", action="store_true", help="boot the VM recipe and probe the app")
         p.add_argument("--kernel", metavar="BZIMAGE", help="kernel for --verify (default: build or stock)")
         p.add_argument("-o", "--output", default="dockuni-out", metavar="DIR", help="output directory")
@@ -147,6 +272,14 @@ def _print_json(obj: Any) -> None:
 
 
 # --- handlers: each parses nothing more and decides nothing; it calls one API and formats ---------
+
+
+def _example_target(kind: str) -> str:
+    """A registered target of KIND, for the examples in --help (the registry names them, not the CLI)."""
+    from transpile import targets as registry
+
+    kinds = registry.kinds()
+    return next((name for name in registry.names() if kinds[name] == kind), "NAME")
 
 
 def _cmd_parse(args: argparse.Namespace) -> int:
@@ -175,12 +308,11 @@ def _cmd_parse(args: argparse.Namespace) -> int:
             sys.stdout.write(f"{path}:{n.start_line}:{n.start_column} {' '.join(words)}\n")
     if args.format == "json":
         _print_json(results)
-    return EXIT_FINDINGS if failed else EXIT_OK
+    return EXIT_USAGE if failed else EXIT_OK
 
 
 def _cmd_check(args: argparse.Namespace) -> int:
     import gc
-    import os
 
     from transpile import report
     from transpile.check import CheckOptions, run_check
@@ -198,7 +330,7 @@ def _cmd_check(args: argparse.Namespace) -> int:
     if args.targets:
         from transpile import targets as registry
 
-        targets = registry.parse_names(args.targets) or None
+        targets = registry.parse_names(args.targets, "--targets") or None
         if targets is None:
             raise DockuniError("--targets: name at least one target", file="--targets")
     options = CheckOptions(
@@ -208,6 +340,9 @@ def _cmd_check(args: argparse.Namespace) -> int:
         config_path=args.config,
     )
     result = run_check(args.files, options)
+    for file_result in result.files:
+        for warning in file_result.warnings:
+            sys.stderr.write(f"{warning}\n")
     for err in result.errors:
         sys.stderr.write(f"{err}\n")
     if args.format == "json":
@@ -215,9 +350,31 @@ def _cmd_check(args: argparse.Namespace) -> int:
     elif args.format == "sarif":
         sys.stdout.write(report.render_findings_sarif(result))
     else:
-        color = not args.no_color and not os.environ.get("NO_COLOR") and sys.stdout.isatty()
-        sys.stdout.write(report.render_findings_text(result, color=color))
+        sys.stdout.write(report.render_findings_text(result, color=_color(args, sys.stdout)))
+        sys.stderr.write(_check_summary(result) + "\n")
     return result.exit_code
+
+
+def _color(args: argparse.Namespace, stream: Any) -> bool:
+    """Colour only on a terminal, never with --no-color or a non-empty NO_COLOR (no-color.org)."""
+    return not args.no_color and not os.environ.get("NO_COLOR") and stream.isatty()
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}" if n == 1 or word == "info" else f"{n} {word}s"
+
+
+def _check_summary(result: Any) -> str:
+    """ruff-style closing line: ``2 files checked: 1 error, 3 warnings``."""
+    checked = len(result.files) - len(result.errors)
+    counts: dict[str, int] = {}
+    for finding in result.findings:
+        counts[finding.severity] = counts.get(finding.severity, 0) + 1
+    parts = [_plural(counts[s], s) for s in ("error", "warning", "info", "style") if counts.get(s)]
+    line = f"{_plural(checked, 'file')} checked: {', '.join(parts) or 'no findings'}"
+    if result.errors:
+        line += f"; {_plural(len(result.errors), 'file')} could not be checked"
+    return line
 
 
 def _cmd_inspect(args: argparse.Namespace) -> int:
@@ -319,8 +476,9 @@ def _cmd_trace(args: argparse.Namespace) -> int:
     return EXIT_FINDINGS if facts.exit_reason == "failed-to-start" else EXIT_OK
 
 
-def _steps() -> Any:
-    """Progress for long steps (build, extract, trace) with rich on stderr; silent when not a TTY."""
+def _steps(no_color: bool = False) -> Any:
+    """Progress for long steps (build, extract, trace) with rich on stderr; silent when not a TTY,
+    uncoloured with --no-color (rich itself honours NO_COLOR)."""
     import contextlib
 
     @contextlib.contextmanager
@@ -330,7 +488,7 @@ def _steps() -> Any:
             return
         from rich.console import Console
 
-        with Console(stderr=True).status(message):
+        with Console(stderr=True, no_color=no_color or None).status(message):
             yield
 
     return step
@@ -359,7 +517,7 @@ def _cmd_graph(args: argparse.Namespace) -> int:
         trace_json=args.trace,
         trace=not args.no_trace,
     )
-    graph = pipeline.image_graph(opts, _steps())
+    graph = pipeline.image_graph(opts, _steps(args.no_color))
     if args.format == "json":
         sys.stdout.write(gr.dumps(graph))
     elif args.format == "dot":
@@ -392,7 +550,7 @@ def _cmd_convert(args: argparse.Namespace) -> int:
     )
     if opts.duration <= 0:
         raise DockuniError("--duration must be positive", file="--duration")
-    result = pipeline.convert(opts, _steps())
+    result = pipeline.convert(opts, _steps(args.no_color))
     if args.format == "json":
         sys.stdout.write(json.dumps(report.convert_to_json(result), indent=2, sort_keys=True) + "\n")
     else:

@@ -18,7 +18,10 @@ class ExitCode(IntEnum):
 class DockuniError(Exception):
     """A problem with the user's input, reported as ``file:line:col: message``.
 
-    ``line``/``column`` are 1-based; 0 means "not applicable" (the whole file, a missing file).
+    ``line``/``column`` are 1-based; 0 means "not applicable" (the whole file, a missing file),
+    and then the message reads ``file: message``. ``file`` "-" (the default) or "" means no file:
+    ``dockuni: error: message``; an option name as ``file`` reads ``dockuni: error: --opt: message``.
+    Standard input, read as "-", always has a position when it is named.
     ``exit_code`` is what the CLI exits with (2: usage or input error, by convention).
     """
 
@@ -31,7 +34,13 @@ class DockuniError(Exception):
         self.exit_code = exit_code
 
     def __str__(self) -> str:
-        return f"{self.file}:{self.line}:{self.column}: {self.message}"
+        if self.line > 0:
+            return f"{self.file}:{self.line}:{self.column}: {self.message}"
+        if self.file in ("", "-"):
+            return f"dockuni: error: {self.message}"
+        if self.file.startswith("-"):
+            return f"dockuni: error: {self.file}: {self.message}"
+        return f"{self.file}: {self.message}"
 
     def to_json(self) -> dict[str, object]:
         return {"line": self.line, "column": self.column, "message": self.message}

@@ -84,8 +84,11 @@ def load_dockerfile(path: str, build_args: Mapping[str, str]) -> tuple[Dockerfil
     from transpile.syntax.loader import read_text
     from transpile.syntax.parser import parse_text
 
+    from transpile.syntax.validate import validate
+
     text = read_text(path)
     parsed = parse_text(text, path)
+    validate(parsed)  # BuildKit's instruction parser would fail the build: so does the conversion
     return lower(parsed, build_args, source=text), parsed, text
 
 
@@ -202,12 +205,12 @@ def render_svg(dot_text: str) -> bytes:
 
     dot = shutil.which("dot")
     if dot is None:
-        raise DockuniError("graphviz's `dot` is not installed: use --format dot", file="dot", exit_code=3)
+        raise DockuniError("graphviz's `dot` is not installed: use --format dot", exit_code=3)
     proc = subprocess.run(
         [dot, "-Tsvg"], input=dot_text.encode(), capture_output=True, timeout=300, check=False
     )
     if proc.returncode != 0:
-        raise DockuniError(f"dot -Tsvg failed: {proc.stderr.decode(errors='replace')[:200]}", file="dot")
+        raise DockuniError(f"dot -Tsvg failed: {proc.stderr.decode(errors='replace')[:200]}")
     return proc.stdout
 
 

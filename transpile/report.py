@@ -40,7 +40,7 @@ def _paint(text: str, code: str, color: bool) -> str:
 def format_finding_text(finding: ir.Finding, file: str, *, color: bool = False) -> str:
     """``file:line:col: SEVERITY DU201 message [targets] (hint)``."""
     span = finding.span
-    where = f"{span.file}:{span.line}:{span.column}" if span else f"{file}:0:0"
+    where = f"{span.file}:{span.line}:{span.column}" if span else file  # no made-up 0:0
     severity = _paint(finding.severity.upper(), _ANSI[finding.severity], color)
     rule = _paint(finding.rule, "1", color)
     targets = f" [{','.join(finding.targets)}]" if finding.targets else ""

@@ -44,6 +44,7 @@ EXPECTED: dict[str, list[tuple[str, int, int]]] = {
     "DU601": [("DU601", 2, 6)],
     "DU701": [("DU701", 4, 1)],
     "DU702": [("DU702", 2, 23), ("DU702", 3, 5)],
+    "DU703": [("DU703", 7, 18)],  # and nothing about the build stage's USER
 }
 
 

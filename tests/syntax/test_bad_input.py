@@ -28,7 +28,7 @@ def _parse_error(path: Path) -> DockuniError:
 
 def test_missing_file(tmp_path: Path) -> None:
     err = _parse_error(tmp_path / "nope")
-    assert str(err) == f"{tmp_path / 'nope'}:0:0: no such file"
+    assert str(err) == f"{tmp_path / 'nope'}: no such file"
 
 
 def test_directory(tmp_path: Path) -> None:
@@ -76,7 +76,7 @@ def test_unterminated_heredoc_and_json(tmp_path: Path, capsys: pytest.CaptureFix
     heredoc.write_text("FROM a\nRUN <<EOF\nbody\n")
     jsonish = tmp_path / "json"
     jsonish.write_text('FROM a\nCMD ["unterminated"\n')
-    assert main(["parse", str(heredoc), str(jsonish)]) == 1
+    assert main(["parse", str(heredoc), str(jsonish)]) == 2
     out = json.loads(capsys.readouterr().out)
     assert out[0]["error"] == {"line": 2, "column": 1, "message": "unterminated heredoc"}
     # BuildKit treats a broken JSON array as shell form: not an error.

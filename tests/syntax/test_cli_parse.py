@@ -23,7 +23,7 @@ def test_json_output_one_object_per_file(
     good = FIXTURES / "heredoc-basic.Dockerfile"
     bad = FIXTURES / "error-env-without-value.Dockerfile"
     missing = tmp_path / "missing"
-    assert main(["parse", str(good), str(bad), str(missing)]) == 1
+    assert main(["parse", str(good), str(bad), str(missing)]) == 2
     out = json.loads(capsys.readouterr().out)
     assert [o["file"] for o in out] == [str(good), str(bad), str(missing)]
     assert out[0]["error"] is None

@@ -149,3 +149,39 @@ def test_dockerfile_parse_is_wrong_where_documented(name: str) -> None:
     parsed = parse_text(text)
     assert not _dockerfile_parse_is_right_on(text, parsed)
     assert _dockerfile_parse_view(text) != _our_view(parsed)
+
+
+# Go's text/scanner skips one byte order mark at the start of what it reads, and BuildKit lexes
+# each heredoc delimiter word on its own: a U+FEFF right after << is dropped, a second one or one
+# inside quotes or the word is kept.
+BOM_HEREDOCS = [
+    "RUN <<\ufeffEOT\nx\nEOT\n",
+    "RUN <<\ufeff\ufeffEOT\nx\n\ufeffEOT\nEOT\n",
+    'RUN <<"\ufeffEOT"\nx\n\ufeffEOT\n',
+    'RUN <<"\ufeffEOT"\nx\nEOT\n',
+    "RUN <<E\ufeffOT\nx\nE\ufeffOT\n",
+    "COPY <<\ufeffa.txt /a\nhello\na.txt\n",
+    "RUN <<-\ufeffEOT cat\n\tx\n\tEOT\n",
+]
+
+
+@pytest.mark.parametrize("text", BOM_HEREDOCS)
+def test_byte_order_mark_in_heredoc_names_matches_buildkit(text: str) -> None:
+    assert compare_with_buildkit(text) == []
+
+
+LONG_LINES = [
+    "RUN a" + " " * 65000 + "b \n",
+    "# syntax=a" + " " * 65000 + "b \nRUN x\n",
+    "# syntax=" + " " * 65000 + "\nRUN x\n",
+    "ENV a " + " " * 65000 + "b \n",
+    "RUN " + "\\ " * 32000 + "x\n",
+    "CMD [" + '"a",' * 16000 + '"b"]\n',
+    "RUN " + "$" * 65000 + "\n",
+    "RUN " + "x" * 65536 + "\n",
+]
+
+
+@pytest.mark.parametrize("text", LONG_LINES, ids=lambda t: repr(t[:12]))
+def test_64_kib_lines_match_buildkit(text: str) -> None:
+    assert compare_with_buildkit(text) == []

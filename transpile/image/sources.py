@@ -308,7 +308,6 @@ def docker_client() -> Any:
     except (DockerException, OSError) as err:
         raise DockuniError(
             f"cannot reach the Docker engine ({err.__class__.__name__}); start dockerd or set DOCKER_HOST",
-            file="docker",
             exit_code=EXIT_ENVIRONMENT,
         ) from err
     return client

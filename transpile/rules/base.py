@@ -4,6 +4,8 @@ A rule is a module ``transpile/rules/duNNN_name.py`` with constants ``ID``, ``TI
 ``SEVERITY``, ``NEED`` (the facility it shows the app needs, from transpile/data/facilities.json),
 ``HINT`` and a function ``check(df, parsed) -> Iterable[Finding]``; ``transpile.rules.registry`` lists
 the modules. No rule names a target: each target's capabilities decide which targets a need affects.
+A rule may also define ``quiet_lines(df) -> Iterable[(first, last)]``: line ranges where the
+other rules' findings do not apply (DU703: a stage that builds a unikernel itself).
 Rules do no I/O: everything they know comes from the lowered Dockerfile.
 """
 
@@ -23,6 +25,7 @@ from transpile.syntax.ast import ParsedFile
 DOCS_BASE = "https://github.com/dockuni/dockuni/blob/main/docs/rules/"
 
 CheckFn = Callable[[ir.Dockerfile, ParsedFile], Iterable[ir.Finding]]
+QuietFn = Callable[[ir.Dockerfile], Iterable[tuple[int, int]]]
 
 
 def doc_url(rule_id: str) -> str:
@@ -39,6 +42,7 @@ class Rule:
     hint: str
     doc: str
     check: CheckFn
+    quiet_lines: QuietFn | None = None
 
     @classmethod
     def from_module(cls, module: ModuleType) -> Rule:
@@ -57,6 +61,7 @@ class Rule:
             hint=module.HINT,
             doc=doc_url(module.ID),
             check=module.check,
+            quiet_lines=getattr(module, "quiet_lines", None),
         )
 
 

@@ -29,6 +29,7 @@ RULE_MODULES: tuple[str, ...] = (
     "du601_platform",
     "du701_onbuild",
     "du702_package_cache",
+    "du703_mirage",
 )
 
 

@@ -25,8 +25,6 @@ GO_SPACE_BYTES = frozenset("\t\n\v\f\r \x85\xa0")
 # parser.go's reWhitespace / split_command.go's tokenWhitespace.
 RE_WHITESPACE = re.compile(r"[\t\v\f\r ]+")
 
-_LEFT_SPACE = re.compile(f"^[{re.escape(_GO_SPACE_CLASS)}]+")
-_RIGHT_SPACE = re.compile(f"[{re.escape(_GO_SPACE_CLASS)}]+$")
 
 
 def is_space(ch: str) -> bool:
@@ -35,17 +33,19 @@ def is_space(ch: str) -> bool:
 
 def trim_left_space(s: str) -> str:
     """strings.TrimLeftFunc(s, unicode.IsSpace) / bytes.TrimLeftFunc."""
-    if not s or s[0] not in GO_SPACE:
-        return s
-    return _LEFT_SPACE.sub("", s, count=1)
+    # str.lstrip with a character set is one linear scan; a regex like ``[...]+$`` for the right
+    # end would restart at every blank of a long blank run followed by text (quadratic).
+    return s.lstrip(_GO_SPACE_CLASS)
+
+
+def trim_right_space(s: str) -> str:
+    """strings.TrimRightFunc(s, unicode.IsSpace)."""
+    return s.rstrip(_GO_SPACE_CLASS)
 
 
 def trim_space(s: str) -> str:
     """strings.TrimSpace."""
-    s = trim_left_space(s)
-    if not s or s[-1] not in GO_SPACE:
-        return s
-    return _RIGHT_SPACE.sub("", s, count=1)
+    return s.strip(_GO_SPACE_CLASS)
 
 
 def split_whitespace(s: str, limit: int = -1) -> list[str]:

@@ -13,9 +13,14 @@ from transpile.syntax.ast import ParsedFile
 MAX_FILE_BYTES = 16 * 1024 * 1024
 
 
+STDIN = "-"  # the path that names standard input, as for hadolint and ruff
+
+
 def read_text(path: str) -> str:
     """The file's text; DockuniError (exit code 2) for anything that is not a readable
-    UTF-8 text file of at most MAX_FILE_BYTES."""
+    UTF-8 text file of at most MAX_FILE_BYTES. ``-`` reads standard input to its end."""
+    if path == STDIN:
+        return _read_stdin()
     try:
         fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
     except FileNotFoundError:
@@ -61,6 +66,21 @@ def _read_bounded(fd: int, size_hint: int) -> bytes:
         total += len(chunk)
         want = 1 << 16
     return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+
+def _read_stdin() -> str:
+    import sys
+
+    stream = getattr(sys.stdin, "buffer", None)
+    if stream is None:
+        raise DockuniError("standard input is not open")
+    try:
+        data = stream.read(MAX_FILE_BYTES + 1)
+    except OSError as exc:
+        raise DockuniError(f"cannot read standard input: {exc.strerror or exc}") from None
+    if len(data) > MAX_FILE_BYTES:
+        raise DockuniError(f"standard input is larger than the {MAX_FILE_BYTES} byte limit")
+    return decode(data, STDIN)
 
 
 def decode(data: bytes, path: str) -> str:

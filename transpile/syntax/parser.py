@@ -1,15 +1,23 @@
 """Dockerfile text -> :class:`ParsedFile`, node for node what BuildKit's parser produces.
 
-The structure follows ``Parse`` in moby/buildkit frontend/dockerfile/parser/parser.go (v0.12,
-the version the differential-test oracle embeds) closely, because its observable behaviour *is*
-the specification: a line scanner with BuildKit's 64 KiB line limit; parser directives;
+Which BuildKit: the parser of moby/buildkit v0.12.5 (frontend/dockerfile/parser, the version the
+differential-test oracle embeds), matched exactly, with one deliberate exception: ``# check=`` is
+a parser directive, as in BuildKit v0.14 and later (in v0.12 an unknown key, which ends the
+directives). Everything v0.13+ added beyond that - ``--flag value`` with a separate value,
+``${a#b}``/``${a%b}``/``${a/b/c}`` in the heredoc lexer - is read the v0.12 way; docs/parser.md
+lists the differences.
+
+The structure follows ``Parse`` in parser.go closely, because its observable behaviour *is* the
+specification: a line scanner with BuildKit's 64 KiB line limit; parser directives;
 continuation lines (comment lines inside a continuation dropped, empty ones kept as warnings);
 one dispatch function per instruction (line_parsers.go); heredoc bodies read after the
 instruction line. The instruction head (keyword, ``--flags``, arguments) and the JSON exec form
 are read by the lark grammars in ``grammar/``.
 
 Everything here is linear in the input: lines are joined with lists, never by repeated string
-concatenation, and nothing rescans earlier text.
+concatenation, nothing rescans earlier text, whitespace is trimmed with ``str.strip`` over a
+character set, and no regular expression applied to a whole line can backtrack over it more than
+once (tests/syntax/test_linear.py counts the work on 64 KiB lines of many shapes).
 """
 
 from __future__ import annotations
@@ -32,9 +40,18 @@ DEFAULT_ESCAPE = "\\"
 VALID_DIRECTIVES = ("escape", "syntax", "check")
 
 _RE2_SPACE = "[\t\n\f\r ]"  # RE2's \s (no \v)
+# BuildKit's `^#\s*([a-zA-Z][a-zA-Z0-9]*)\s*=\s*(.+?)\s*$`. Its lazy value followed by `\s*$`
+# retries the tail at every character (quadratic on a long run of blanks inside the value), so the
+# value is matched greedily and its trailing RE2 spaces are cut in _directive_value.
 _RE_DIRECTIVE = re.compile(
-    rf"#{_RE2_SPACE}*([a-zA-Z][a-zA-Z0-9]*){_RE2_SPACE}*={_RE2_SPACE}*(.+?){_RE2_SPACE}*\Z"
+    rf"#{_RE2_SPACE}*([a-zA-Z][a-zA-Z0-9]*){_RE2_SPACE}*={_RE2_SPACE}*(.+)\Z"
 )
+
+
+def _directive_value(matched: str) -> str:
+    """The lazy group's value: the greedy group without trailing RE2 spaces, but never empty
+    (an all-blank value is the one character the lazy group must take)."""
+    return matched.rstrip("\t\n\f\r ") or matched
 _RE_HEREDOC = re.compile(r"([0-9]*)<<(-?)([^<]*)\Z")
 _HEREDOC_COMMANDS = frozenset({"add", "copy", "run"})
 _HEREDOC_COMPOUND = frozenset({"onbuild"})
@@ -133,7 +150,7 @@ class _Directives:
             return None
         if any(k == key for k, _ in self.seen):
             return f"only one {key} parser directive can be used"
-        value = m.group(2)
+        value = _directive_value(m.group(2))
         self.seen.append((key, value))
         if key == "escape":
             if value not in ("`", "\\"):

@@ -222,6 +222,10 @@ class _Lexer:
 
 def process_words(src: str, *, raw_quotes: bool, raw_escapes: bool) -> list[str]:
     """``Lex.ProcessWords`` with an empty environment; raises :class:`ShellLexError`."""
+    # The lexer reads through Go's text/scanner, which skips a byte order mark at the very start of
+    # its input (and only there): `RUN <<\ufeffEOT` names a heredoc EOT.
+    if src.startswith("\ufeff"):
+        src = src[1:]
     lexer = _Lexer(src, raw_quotes, raw_escapes)
     _, words = lexer.process_stop_on(_EOF, raw_escapes)
     return words

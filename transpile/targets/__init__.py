@@ -80,7 +80,7 @@ def get(name: str) -> Target:
     raise DockuniError(f"unknown target {name!r} (choose from {', '.join(names())})", file="--target")
 
 
-def parse_names(spec: str) -> tuple[str, ...]:
+def parse_names(spec: str, option: str = "--target") -> tuple[str, ...]:
     """`auto` (or "") -> (); otherwise a validated, de-duplicated tuple in registry order."""
     spec = spec.strip()
     if spec in ("", "auto"):
@@ -91,7 +91,7 @@ def parse_names(spec: str) -> tuple[str, ...]:
     if unknown:
         raise DockuniError(
             f"unknown target {', '.join(map(repr, unknown))} (choose auto or from {', '.join(known)})",
-            file="--target",
+            file=option,
         )
     return tuple(t for t in known if t in wanted)
 
