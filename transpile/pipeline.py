@@ -394,17 +394,9 @@ def _write_recipe(dest: Path, recipe: Recipe) -> list[str]:
 
 def render_svg(dot_text: str) -> bytes:
     """SVG of a DOT graph through graphviz's `dot` (exit 3 when graphviz is not installed)."""
-    import subprocess
+    from transpile import graphview
 
-    dot = shutil.which("dot")
-    if dot is None:
-        raise DockuniError("graphviz's `dot` is not installed: use --format dot", file="dot", exit_code=3)
-    proc = subprocess.run(
-        [dot, "-Tsvg"], input=dot_text.encode(), capture_output=True, timeout=300, check=False
-    )
-    if proc.returncode != 0:
-        raise DockuniError(f"dot -Tsvg failed: {proc.stderr.decode(errors='replace')[:200]}", file="dot")
-    return proc.stdout
+    return graphview.render(dot_text, "svg")
 
 
 def convert(
@@ -572,8 +564,7 @@ def _write_output(
     img: Any,
     step: Step,
 ) -> ConvertResult:
-    from transpile import report
-    from transpile.passes import graph as gr
+    from transpile import graphview, report
 
     parent = output.absolute().parent
     tmp = Path(tempfile.mkdtemp(prefix=f".{output.name}.tmp-", dir=parent))
@@ -588,7 +579,7 @@ def _write_output(
             if not verify_result.get("ok"):
                 result = replace(result, exit_code=max(result.exit_code, EXIT_FALLBACK))
             result = replace(result, verify=verify_result)
-        dot_text = gr.to_dot(graph)
+        dot_text = graphview.summary_dot(graph, result.facts.verdicts)
         try:
             svg: bytes | None = render_svg(dot_text)
         except DockuniError:
@@ -597,6 +588,7 @@ def _write_output(
             (tmp / "graph.svg").write_bytes(svg)
         else:
             (tmp / "graph.dot").write_text(dot_text)
+        (tmp / "graph.html").write_text(graphview.interactive_html(graph, result.facts.verdicts))
         # every file in the folder, including what --verify built (the microvm's initramfs.cpio)
         files = [str(p.relative_to(tmp)) for p in tmp.rglob("*") if p.is_file()]
         files.extend(["report.json", "report.md"])
@@ -701,13 +693,20 @@ def load_trace(path: str) -> TraceFacts:
 
 def image_graph(opts: GraphOptions, step: Step = quiet) -> Any:
     """The facility graph of an image (networkx DiGraph), with or without a trace."""
+    return image_graph_verdicts(opts, step)[0]
+
+
+def image_graph_verdicts(opts: GraphOptions, step: Step = quiet) -> tuple[Any, tuple[TargetVerdict, ...]]:
+    """The facility graph of an image and the verdicts of every target on it, for the graph's views."""
     from transpile.image import ImageSource, acquire
+    from transpile.passes import compat
     from transpile.passes import graph as gr
 
     df: Dockerfile | None = None
+    findings: tuple[Finding, ...] = ()
     dockerfile = opts.dockerfile or (opts.ref if opts.kind == "build" else "")
     if dockerfile:
-        df, _ = _parse_and_check(dockerfile, opts.build_args)
+        df, findings = _parse_and_check(dockerfile, opts.build_args)
     recorded = load_trace(opts.trace_json) if opts.trace_json else None
     src = ImageSource(
         kind=opts.kind,  # type: ignore[arg-type]
@@ -723,4 +722,6 @@ def image_graph(opts: GraphOptions, step: Step = quiet) -> Any:
         trace = recorded
         if trace is None and opts.trace:
             trace = _trace(img.rootfs, imf.config, opts.duration, step)
-    return gr.build_graph(imf.static, trace)
+    graph = gr.build_graph(imf.static, trace)
+    verdicts = compat.verdicts(graph, imf.static, trace, (*findings, *imf.findings), TARGETS)
+    return graph, verdicts
