@@ -190,7 +190,7 @@ def test_detail_view_keeps_every_node_and_edge_with_colours_and_a_legend() -> No
 
 @pytest.mark.unit
 def test_labels_from_the_image_are_escaped_everywhere() -> None:
-    hostile = '/srv/</script><script>alert(1)</script>&"x\x01'
+    hostile = '/srv/</script><script>alert(1)</script>&"x\x01\udcff'
     static = fac.StaticEvidence(argv=(hostile,), stdio_symlinks=((hostile, "/dev/stdout"),))
     g = gr.build_graph(static, None)
     verdicts = compat.verdicts(g, static, None)
@@ -199,6 +199,7 @@ def test_labels_from_the_image_are_escaped_everywhere() -> None:
     page = gv.interactive_html(g, verdicts)
     assert "<script>alert(1)" not in page and "\x01" not in page
     assert page.count("<script") == 2  # the data and the code, nothing injected
+    page.encode()  # an undecodable file name does not stop the page from being written
 
 
 @pytest.mark.unit

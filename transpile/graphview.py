@@ -31,6 +31,7 @@ import networkx as nx
 
 from transpile import data
 from transpile.errors import DockuniError
+from transpile.report import human_size
 from transpile.targets.base import ItemVerdict, TargetVerdict
 
 # Worst last: a facility's status on a target is the worst status of its own item and of its syscalls.
@@ -186,16 +187,10 @@ def _chain_node(g: nx.DiGraph, nid: str, is_entry: bool) -> ChainNode:
         if attrs.get("static"):
             bits.append("static")
         if attrs.get("size"):
-            bits.append(_size(int(attrs["size"])))
+            bits.append(human_size(int(attrs["size"])))
         return ChainNode(str(attrs.get("label", nid)), ", ".join(b for b in bits if b), "elf")
     step = str(attrs.get("step", "program"))
     return ChainNode(str(attrs.get("label", nid)), step, "script" if step == "script" else "program")
-
-
-def _size(n: int) -> str:
-    from transpile.report import human_size  # report is heavy; the views need only this
-
-    return human_size(n)
 
 
 def summarize(graph: nx.DiGraph, verdicts: Sequence[TargetVerdict]) -> Summary:
@@ -289,7 +284,8 @@ def summarize(graph: nx.DiGraph, verdicts: Sequence[TargetVerdict]) -> Summary:
 
 # --- DOT helpers --------------------------------------------------------------------------------------
 
-_UNPRINTABLE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+# control characters, and the lone surrogates that undecodable file names become
+_UNPRINTABLE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff]")
 
 
 def _clean(text: str) -> str:
@@ -339,15 +335,12 @@ def _needs_table(s: Summary) -> str:
         *(_td(n, bold=True, port=f"h{i}") for i, n in enumerate(names)),
     ]
     rows = ["<TR>" + "".join(head) + "</TR>"]
-    spans: dict[str, int] = {}
-    for r in s.rows:
-        spans[r.area] = spans.get(r.area, 0) + 1
-    seen: set[str] = set()
-    for r in s.rows:
+    for i, r in enumerate(s.rows):
         tds: list[str] = []
-        if r.area not in seen:
-            seen.add(r.area)
-            tds.append(_td(r.area, bold=True, align="left", valign="top", rowspan=str(spans[r.area])))
+        if i == 0 or s.rows[i - 1].area != r.area:
+            # one cell for each run of rows of one area
+            span = next((j for j in range(i, len(s.rows)) if s.rows[j].area != r.area), len(s.rows)) - i
+            tds.append(_td(r.area, bold=True, align="left", valign="top", rowspan=str(span)))
         name = _h(_short(r.name, 26))
         if r.static_only:
             name = f'<I><FONT COLOR="#616161">{name}</FONT></I>'
@@ -451,7 +444,7 @@ def summary_dot(graph: nx.DiGraph, verdicts: Sequence[TargetVerdict]) -> str:
     last = chain_ids[-1] if chain_ids else None
     side: list[str] = []
     if s.libraries:
-        size = _size(s.library_bytes) if s.library_bytes else "size unknown"
+        size = human_size(s.library_bytes) if s.library_bytes else "size unknown"
         bits = [f"{s.libraries} libraries, {size}"]
         if s.dlopened:
             bits.append(f"{s.dlopened} loaded at run time")
@@ -656,7 +649,11 @@ def render(dot_text: str, fmt: str = "svg") -> bytes:
     if dot is None:
         raise DockuniError("graphviz's `dot` is not installed: use --format dot", file="dot", exit_code=3)
     proc = subprocess.run(
-        [dot, f"-T{fmt}"], input=dot_text.encode(), capture_output=True, timeout=300, check=False
+        [dot, f"-T{fmt}"],
+        input=dot_text.encode(errors="replace"),
+        capture_output=True,
+        timeout=300,
+        check=False,
     )
     if proc.returncode != 0:
         raise DockuniError(f"dot -T{fmt} failed: {proc.stderr.decode(errors='replace')[:200]}", file="dot")
@@ -675,14 +672,14 @@ def _inline_svg(svg: bytes) -> str:
 
 def _html_table(s: Summary) -> str:
     names = [t.target for t in s.targets]
-    head = "".join(f"<th>{html.escape(n)}</th>" for n in names)
+    head = "".join(f"<th>{_h(n)}</th>" for n in names)
     out = [
         '<table id="needs-table"><thead><tr><th>area</th><th>needs</th><th>calls</th><th>files</th>'
         f"{head}</tr></thead><tbody>"
     ]
     for r in s.rows:
         cls = " ".join(sorted({f"s-{c.status}" for c in r.cells if c.status}))
-        name = html.escape(_clean(r.name))
+        name = _h(r.name)
         if r.static_only:
             name = f'<i title="static evidence only: not seen in the trace">{name}</i>'
         cells = []
@@ -691,22 +688,20 @@ def _html_table(s: Summary) -> str:
             tip = f"{target}: {c.status or 'does not apply'}" + (
                 f" ({', '.join(c.items)})" if c.items else ""
             )
-            cells.append(
-                f'<td class="c s-{status}" title="{html.escape(_clean(tip))}">{html.escape(c.text)}</td>'
-            )
+            cells.append(f'<td class="c s-{status}" title="{_h(tip)}">{_h(c.text)}</td>')
         out.append(
-            f'<tr class="{cls}" title="{html.escape(_clean(r.description))}">'
-            f"<td>{html.escape(r.area)}</td><td>{name}</td>"
+            f'<tr class="{cls}" title="{_h(r.description)}">'
+            f"<td>{_h(r.area)}</td><td>{name}</td>"
             f"<td class=n>{r.syscalls or ''}</td><td class=n>{r.files or ''}</td>{''.join(cells)}</tr>"
         )
     out.append("</tbody></table>")
     cards = []
     for t in s.targets:
         counts = ", ".join(f"{n} {WORDS[k]}" for k, n in t.counts if n)
-        blockers = "".join(f"<li>{html.escape(_clean(b))}</li>" for b in t.blockers)
+        blockers = "".join(f"<li>{_h(b)}</li>" for b in t.blockers)
         cards.append(
-            f'<div class="card s-{t.status}"><h3>{html.escape(t.target)}: '
-            f"{'blocked' if not t.ok else 'runs'}</h3><p>{html.escape(counts)}</p>"
+            f'<div class="card s-{t.status}"><h3>{_h(t.target)}: '
+            f"{'blocked' if not t.ok else 'runs'}</h3><p>{_h(counts)}</p>"
             + (f"<ul>{blockers}</ul>" if blockers else "")
             + "</div>"
         )
@@ -799,7 +794,7 @@ def interactive_html(graph: nx.DiGraph, verdicts: Sequence[TargetVerdict]) -> st
         missing_dot = ""
     except DockuniError as err:
         summary_svg = detail_svg = ""
-        missing_dot = f'<p class="note">No drawings: {html.escape(err.message)}.</p>'
+        missing_dot = f'<p class="note">No drawings: {_h(err.message)}.</p>'
     ids, edges = detail_ids(graph)
     statuses = node_statuses(graph, verdicts)
     nodes = {
@@ -811,7 +806,7 @@ def interactive_html(graph: nx.DiGraph, verdicts: Sequence[TargetVerdict]) -> st
         for nid, attrs in graph.nodes(data=True)
     }
     payload = {"nodes": nodes, "edges": [[ids[a], ids[b]] for a, b in edges]}
-    argv = html.escape(_clean(" ".join(s.argv)))
+    argv = _h(" ".join(s.argv))
     first = "summary-view" if summary_svg else "table-view"
     views = [
         ("summary-view", "Summary", summary_svg + missing_dot),
