@@ -48,7 +48,7 @@ BORDERS = {"supported": "#43a047", "faked": "#f9a825", "stubbable": "#f9a825", "
 WORDS = {"supported": "ok", "faked": "fake", "stubbable": "stub", "missing": "missing"}
 
 A4_WIDTH_IN = 8.27  # the summary is scaled down to this width when it would be wider
-WRAP = 30  # characters per line of a blocker in a target's node
+WRAP = 26  # characters per line of a blocker in a target's node
 MAX_BLOCKERS = 5  # per target node; the rest are counted
 MAX_ITEM_ROWS = 12  # rows for items that are not facilities (binary, library, finding...); the rest merged
 MAX_PROGRAMS = 4  # programs the trace saw executed, named in the summary; the rest are counted
