@@ -90,8 +90,8 @@ def test_engine_not_running_does_the_static_part_and_exits_3(
     assert any("cannot reach the Docker engine" in u for u in report["unverified"])
     assert report["emitted"] == [] and report["image"] == ""
     assert sorted(p.name for p in out.iterdir()) in (
-        ["graph.svg", "report.json", "report.md"],
-        ["graph.dot", "report.json", "report.md"],
+        ["graph.html", "graph.svg", "report.json", "report.md"],
+        ["graph.dot", "graph.html", "report.json", "report.md"],
     )
 
 
@@ -138,7 +138,12 @@ def test_graph_formats(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> No
     obj = json.loads(out)
     assert obj["directed"] is True and any(n["id"] == "elf:/httpd" for n in obj["nodes"])
     code, out, _ = _run(capsys, "graph", "--archive", tar, "--no-trace", "--format", "dot")
-    assert code == 0 and out.startswith("digraph dockuni {")
+    assert code == 0 and out.startswith("digraph summary {")
+    assert ">blocked<" in out  # the static server is not PIE: a target that needs PIE is blocked
+    code, out, _ = _run(capsys, "graph", "--archive", tar, "--no-trace", "--format", "dot", "--detail")
+    assert code == 0 and out.startswith("digraph dockuni {") and '"elf:/httpd"' in out
+    code, out, _ = _run(capsys, "graph", "--archive", tar, "--no-trace", "--format", "html")
+    assert code == 0 and out.startswith("<!DOCTYPE html>") and 'id="summary-view"' in out
 
 
 def test_graph_reuses_a_recorded_trace(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:

@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 
 export DEBIAN_FRONTEND=noninteractive
 need=(python3 python3-venv docker.io strace qemu-system-x86 linux-image-amd64 busybox-static debootstrap skopeo umoci cpio
-      musl-tools graphviz iproute2 gcc libc6-dev curl)
+      musl-tools graphviz iproute2 gcc libc6-dev curl chromium)
 missing=()
 for pkg in "${need[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")

@@ -222,7 +222,12 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
         p.add_argument("--dockerfile", metavar="FILE", help="the Dockerfile the image was built from")
         p.add_argument("--trace", metavar="JSON", help="reuse a `dockuni trace --format json` result")
         p.add_argument("--no-trace", action="store_true", help="static facts only")
-        _add_format(p, ("json", "dot", "svg"), default="json")
+        p.add_argument(
+            "--detail",
+            action="store_true",
+            help="dot/svg: every node and edge instead of the summary (facilities per target)",
+        )
+        _add_format(p, ("json", "dot", "svg", "html"), default="json")
         p.set_defaults(handler=_cmd_graph)
 
     if only in (None, "convert"):
@@ -501,7 +506,7 @@ def _build_args(pairs: Sequence[str]) -> dict[str, str]:
 
 
 def _cmd_graph(args: argparse.Namespace) -> int:
-    from transpile import pipeline
+    from transpile import graphview, pipeline
     from transpile.passes import graph as gr
 
     kind, ref = next((k, getattr(args, k)) for k in ("build", "image", "archive", "oci") if getattr(args, k))
@@ -517,13 +522,16 @@ def _cmd_graph(args: argparse.Namespace) -> int:
         trace_json=args.trace,
         trace=not args.no_trace,
     )
-    graph = pipeline.image_graph(opts, _steps(args.no_color))
+    graph, verdicts = pipeline.image_graph_verdicts(opts, _steps(args.no_color))
+    view = graphview.detail_dot if args.detail else graphview.summary_dot
     if args.format == "json":
         sys.stdout.write(gr.dumps(graph))
     elif args.format == "dot":
-        sys.stdout.write(gr.to_dot(graph))
+        sys.stdout.write(view(graph, verdicts))
+    elif args.format == "html":
+        sys.stdout.write(graphview.interactive_html(graph, verdicts))
     else:
-        svg = pipeline.render_svg(gr.to_dot(graph))
+        svg = pipeline.render_svg(view(graph, verdicts))
         sys.stdout.buffer.write(svg)
         sys.stdout.flush()
     return EXIT_OK

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import shutil
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -83,7 +82,6 @@ def load_dockerfile(path: str, build_args: Mapping[str, str]) -> tuple[Dockerfil
     from transpile.passes.lower import lower
     from transpile.syntax.loader import read_text
     from transpile.syntax.parser import parse_text
-
     from transpile.syntax.validate import validate
 
     text = read_text(path)
@@ -201,17 +199,9 @@ def _write_recipe(dest: Path, recipe: Recipe) -> list[str]:
 
 def render_svg(dot_text: str) -> bytes:
     """SVG of a DOT graph through graphviz's `dot` (exit 3 when graphviz is not installed)."""
-    import subprocess
+    from transpile.runtime.graphviz import render
 
-    dot = shutil.which("dot")
-    if dot is None:
-        raise DockuniError("graphviz's `dot` is not installed: use --format dot", exit_code=3)
-    proc = subprocess.run(
-        [dot, "-Tsvg"], input=dot_text.encode(), capture_output=True, timeout=300, check=False
-    )
-    if proc.returncode != 0:
-        raise DockuniError(f"dot -Tsvg failed: {proc.stderr.decode(errors='replace')[:200]}")
-    return proc.stdout
+    return render(dot_text, "svg")
 
 
 def convert(
@@ -373,9 +363,8 @@ def _write_output(
     img: AcquiredImage | None,
     step: Step,
 ) -> ConvertResult:
-    from transpile import report
+    from transpile import graphview, report
     from transpile.outdir import atomic_output
-    from transpile.passes import graph as gr
 
     with atomic_output(output, opts.force) as tmp:
         for recipe in recipes:
@@ -388,7 +377,7 @@ def _write_output(
             if not verify_result.get("ok"):
                 result = replace(result, exit_code=max(result.exit_code, EXIT_FALLBACK))
             result = replace(result, verify=verify_result)
-        dot_text = gr.to_dot(graph)
+        dot_text = graphview.summary_dot(graph, result.facts.verdicts)
         try:
             svg: bytes | None = render_svg(dot_text)
         except DockuniError:
@@ -397,6 +386,7 @@ def _write_output(
             (tmp / "graph.svg").write_bytes(svg)
         else:
             (tmp / "graph.dot").write_text(dot_text)
+        (tmp / "graph.html").write_text(graphview.interactive_html(graph, result.facts.verdicts))
         # every file in the folder, including what --verify built (a VM recipe's initramfs.cpio)
         files = [str(p.relative_to(tmp)) for p in tmp.rglob("*") if p.is_file()]
         files.extend(["report.json", "report.md"])
@@ -491,15 +481,17 @@ def load_trace(path: str) -> TraceFacts:
     return facts
 
 
-def image_graph(opts: GraphOptions, step: Step = quiet) -> nx.DiGraph:
-    """The facility graph of an image (networkx DiGraph), with or without a trace."""
+def image_graph_verdicts(
+    opts: GraphOptions, step: Step = quiet
+) -> tuple[nx.DiGraph, tuple[TargetVerdict, ...]]:
+    """The facility graph of an image and the verdicts of every target on it, for the graph's views."""
     from transpile.image import ImageSource, acquire
-    from transpile.passes import graph as gr
 
     df: Dockerfile | None = None
+    findings: tuple[Finding, ...] = ()
     dockerfile = opts.dockerfile or (opts.ref if opts.kind == "build" else "")
     if dockerfile:
-        df, _ = _parse_and_check(dockerfile, opts.build_args)
+        df, findings = _parse_and_check(dockerfile, opts.build_args)
     recorded = load_trace(opts.trace_json) if opts.trace_json else None
     src = ImageSource(
         kind=opts.kind,  # type: ignore[arg-type]
@@ -515,4 +507,4 @@ def image_graph(opts: GraphOptions, step: Step = quiet) -> nx.DiGraph:
         trace = recorded
         if trace is None and opts.trace:
             trace = run_trace_step(img.rootfs, analysis.config, opts.duration, step)
-    return gr.build_graph(analysis.static, trace, [t.capabilities for t in registry.convertible()])
+    return assess(analysis.static, trace, (*findings, *analysis.findings), registry.convertible())
