@@ -40,7 +40,7 @@ from __future__ import annotations
 import functools
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from transpile.syntax.golike import GO_SPACE
 
@@ -60,8 +60,7 @@ class ShellLexError(ValueError):
         self.message = message
 
 
-@dataclass(frozen=True, slots=True)
-class Lexed:
+class Lexed(NamedTuple):
     """What ``Lex.process`` returns: ProcessWord's string, ProcessWords' words, the names looked up."""
 
     result: str
@@ -70,15 +69,31 @@ class Lexed:
     unmatched: frozenset[str]
 
 
-@dataclass(frozen=True, slots=True)
 class ShellLex:
     """``shell.Lex`` with its options; ``patterns`` chooses v0.13+ (True) or v0.12 (False)."""
 
-    escape: str = "\\"
-    raw_quotes: bool = False
-    raw_escapes: bool = False
-    skip_unset_env: bool = False
-    patterns: bool = True
+    __slots__ = ("escape", "patterns", "raw_escapes", "raw_quotes", "skip_unset_env")
+
+    def __init__(
+        self,
+        escape: str = "\\",
+        *,
+        raw_quotes: bool = False,
+        raw_escapes: bool = False,
+        skip_unset_env: bool = False,
+        patterns: bool = True,
+    ) -> None:
+        self.escape = escape
+        self.raw_quotes = raw_quotes
+        self.raw_escapes = raw_escapes
+        self.skip_unset_env = skip_unset_env
+        self.patterns = patterns
+
+    def __repr__(self) -> str:
+        return (
+            f"ShellLex(escape={self.escape!r}, raw_quotes={self.raw_quotes}, raw_escapes={self.raw_escapes}, "
+            f"skip_unset_env={self.skip_unset_env}, patterns={self.patterns})"
+        )
 
     def process(self, word: str, env: Mapping[str, str] = _EMPTY_ENV) -> Lexed:
         if word.startswith(_BOM):
