@@ -49,6 +49,7 @@ _EOF_TEXT = "\ufffd"  # Go: string(rune(scanner.EOF))
 _BOM = "\ufeff"
 _SPECIAL_PARAMS = frozenset("@*#?-$!0")
 _EMPTY_ENV: Mapping[str, str] = {}
+_NOTHING: frozenset[str] = frozenset()
 _GO_SPACES = re.compile("[" + re.escape("".join(sorted(GO_SPACE))) + "]+")
 
 
@@ -96,11 +97,18 @@ class ShellLex:
         )
 
     def process(self, word: str, env: Mapping[str, str] = _EMPTY_ENV) -> Lexed:
+        # Nothing the lexer would treat specially, and no white space but U+0020 (a printable
+        # string has no other, to Go or to Python): the text, split on spaces.
+        if (
+            word.isprintable()
+            and "$" not in word
+            and "'" not in word
+            and '"' not in word
+            and self.escape not in word
+        ):
+            return Lexed(word, tuple(word.split()), _NOTHING, _NOTHING)
         if word.startswith(_BOM):
             word = word[1:]
-        if "$" not in word and "'" not in word and '"' not in word and self.escape not in word:
-            # Nothing the lexer would treat specially: it copies the text and splits it on spaces.
-            return Lexed(word, tuple(w for w in _GO_SPACES.split(word) if w), frozenset(), frozenset())
         run = _Run(self, word, env)
         result, words = run.until(_EOF, self.raw_escapes)
         return Lexed(result, tuple(words), frozenset(run.matched), frozenset(run.unmatched))
