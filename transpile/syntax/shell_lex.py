@@ -29,10 +29,14 @@ Rules taken from lex.go and Go's standard library:
 * Go's ``text/scanner`` drops a byte order mark at the very start of the input;
 * a character after ``${name`` that is no modifier is ``unsupported modifier``.
 
-One deliberate difference: input ending right after ``${name`` is ``syntax error: missing '}'``,
-where lex.go reports ``unsupported modifier (\ufffd)`` (it prints ``string(rune(EOF))``). The
-parser cannot reach that case (a raw word never ends inside ``${``), and the message names the
-actual mistake.
+Where this differs from lex.go, on purpose (each kept from the former expansion in lowering; the
+parser's raw mode cannot reach any of them):
+
+* input ending right after ``${name`` is ``syntax error: missing '}'``; lex.go reports
+  ``unsupported modifier`` with U+FFFD (it prints ``string(rune(EOF))``);
+* ``*`` and ``?`` in a pattern match a newline too; Go's ``.`` does not without the ``s`` flag;
+* ``${v//p/r}`` inserts ``r`` as it is; lex.go's ``ReplaceAllString`` would expand ``$1`` or
+  ``${x}`` left in ``r`` (only reachable through quoting, e.g. ``'$1'``).
 """
 
 from __future__ import annotations
