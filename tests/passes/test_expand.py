@@ -111,8 +111,9 @@ def test_matched_and_unmatched_names_are_reported() -> None:
     assert result.unmatched == {"nope"}
 
 
+# No byte order mark: Go's text/scanner drops one at the start (test_shell_lex.py).
 _plain = st.text(
-    alphabet=st.characters(blacklist_characters="$'\"\\", blacklist_categories=("Cs",)), max_size=40
+    alphabet=st.characters(blacklist_characters="$'\"\\\ufeff", blacklist_categories=("Cs",)), max_size=40
 )
 
 
