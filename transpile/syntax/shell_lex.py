@@ -138,6 +138,10 @@ class _Words:
 
     def add_text(self, text: str) -> None:
         """``addString``: every white space character ends the word being built."""
+        if " " not in text and text.isprintable():  # no white space at all (see ShellLex.process)
+            self.word.append(text)
+            self.size += len(text)
+            return
         parts = _GO_SPACES.split(text)
         first = parts[0]
         if first:
