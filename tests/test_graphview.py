@@ -194,7 +194,7 @@ def test_detail_view_keeps_every_node_and_edge_with_colours_and_a_legend() -> No
     ids, _ = gv.detail_ids(g)
     elf = ids["elf:/usr/bin/app"]
     assert re.search(rf'<g id="{elf}" class="node k-elf s-missing"', svg)
-    # evidence styles survive from passes.graph.to_dot
+    # the evidence styles: dashed static, solid traced, bold both
     assert 'stroke-dasharray="5,2"' in svg
 
 
@@ -240,7 +240,7 @@ def test_python_http_summary_fits_a4_width(
 ) -> None:
     g, verdicts = python_http
     assert g.number_of_nodes() > 300  # the graph the summary has to make readable
-    full_w, full_h = _size_pt(_svg(gr.to_dot(g)))
+    full_w, full_h = _size_pt(_svg(gv.detail_dot(g, ())))
     dot = gv.summary_dot(g, verdicts)
     svg = _svg(dot)
     width, height = _size_pt(svg)

@@ -1,3 +1,3 @@
 """dockuni: a Dockerfile-to-unikernel transpiler."""
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"

@@ -444,36 +444,15 @@ def _inspect_text(facts: Any) -> str:
 
 
 def _cmd_trace(args: argparse.Namespace) -> int:
-    import os
-    import tempfile
-    from pathlib import Path
-    from typing import Literal
-
-    from transpile.image import ImageSource, acquire
-    from transpile.passes.seccomp import seccomp_profile
-    from transpile.sandbox import TraceOptions, run_trace
+    from transpile import pipeline
+    from transpile.image.sources import source_from_args
+    from transpile.sandbox import TraceOptions
     from transpile.sandbox.summary import summary_text
 
     if args.duration <= 0:
         raise DockuniError(f"--duration must be positive, not {args.duration:g}")
-    kinds: tuple[Literal["build", "image", "archive", "oci"], ...] = ("build", "image", "archive", "oci")
-    kind = next(k for k in kinds if getattr(args, k))
-    build_args = _build_args(args.build_arg)
-    source = ImageSource(
-        kind=kind, ref=getattr(args, kind), context=args.context, build_args=build_args,
-        target=args.build_target,
-    )  # fmt: skip
     options = TraceOptions(duration_s=args.duration, probe_commands=tuple(args.probe))
-    with acquire(source) as image:
-        facts = run_trace(image.rootfs, image.config, options)
-    if args.seccomp:
-        # write next to the destination, then rename: never a half-written profile
-        dest = Path(args.seccomp)
-        fd, tmp = tempfile.mkstemp(prefix=".seccomp-", dir=dest.parent if str(dest.parent) else ".")
-        with os.fdopen(fd, "w") as f:
-            json.dump(seccomp_profile(facts), f, indent=2)
-            f.write("\n")
-        os.replace(tmp, dest)
+    facts = pipeline.trace_image(source_from_args(args), options, args.seccomp, _steps(args.no_color))
     if args.format == "json":
         _print_json(facts.to_json())
     else:

@@ -6,8 +6,8 @@ Three views of one graph (transpile.passes.graph) and its verdicts:
   program needs (its syscalls collapsed into their facility, with counts; libraries and files collapsed
   into counts), one column per target coloured by status, then one node per target with its verdict and
   blockers, and a legend. Laid out top to bottom so that it fits an A4 page's width.
-- ``detail_dot``: every node and edge, as ``passes.graph.to_dot`` draws them, coloured by status and with
-  a legend.
+- ``detail_dot``: every node and edge (dashed static evidence, solid traced, bold both), coloured by
+  status and with a legend.
 - ``interactive_html``: one self-contained page (inline SVG and inline script, nothing fetched) with both
   views, a table, hover highlighting and a filter.
 
@@ -575,7 +575,7 @@ def detail_ids(graph: nx.DiGraph) -> tuple[dict[str, str], list[tuple[str, str]]
 
 
 def detail_dot(graph: nx.DiGraph, verdicts: Sequence[TargetVerdict]) -> str:
-    """Every node and edge (as passes.graph.to_dot), coloured by the verdicts, with a legend."""
+    """Every node and edge, coloured by the verdicts, with a legend."""
     g = graph
     statuses = node_statuses(g, verdicts)
     ids, edges = detail_ids(g)

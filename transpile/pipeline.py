@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
+import tempfile
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -23,6 +25,7 @@ import networkx as nx
 
 from transpile import targets as registry
 from transpile.errors import DockuniError, ExitCode
+from transpile.image.sources import ImageSource
 from transpile.ir import Dockerfile, Finding
 from transpile.model.conversion import ConversionFacts, ConvertResult, JsonObject, Recipe
 from transpile.model.image import AcquiredImage, ImageAnalysis, ImageConfig, RuntimeUsage
@@ -30,6 +33,7 @@ from transpile.model.static import StaticEvidence
 from transpile.model.target import Target
 from transpile.model.trace import TraceFacts
 from transpile.model.verdict import AssessFacts, TargetVerdict
+from transpile.sandbox.runner import TraceOptions
 from transpile.syntax.ast import ParsedFile
 
 EXIT_OK = ExitCode.OK
@@ -153,6 +157,30 @@ def run_trace_step(rootfs: Path, config: ImageConfig, duration: float, step: Ste
 
     with step(f"tracing the entrypoint in a sandbox ({duration:g} s)"):
         return run_trace(rootfs, config, TraceOptions(duration_s=duration))
+
+
+def trace_image(
+    source: ImageSource, options: TraceOptions, seccomp_path: str | None = None, step: Step = quiet
+) -> TraceFacts:
+    """`dockuni trace`: acquire the image, trace its entrypoint (the image's own config), and write the
+    derived seccomp profile to SECCOMP_PATH atomically when asked."""
+    from transpile.image import acquire
+    from transpile.passes.seccomp import seccomp_profile
+    from transpile.sandbox import run_trace
+
+    with (
+        acquire(source) as image,
+        step(f"tracing the entrypoint in a sandbox ({options.duration_s:g} s)"),
+    ):
+        facts = run_trace(image.rootfs, image.config, options)
+    if seccomp_path:
+        dest = Path(seccomp_path)
+        fd, tmp = tempfile.mkstemp(prefix=".seccomp-", dir=dest.parent if str(dest.parent) else ".")
+        with os.fdopen(fd, "w") as f:
+            json.dump(seccomp_profile(facts), f, indent=2)
+            f.write("\n")
+        os.replace(tmp, dest)
+    return facts
 
 
 def assess(

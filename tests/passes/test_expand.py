@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
-
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tests.passes import expand_before
 from transpile.passes.expand import ExpansionError, expand_word, expand_words, process
 
 pytestmark = pytest.mark.unit
@@ -138,41 +134,16 @@ def test_defined_variable_expands_in_every_form(name: str, value: str) -> None:
     assert expand_word(f"${{{name}:-zzz}}", env) == (value or "zzz")
 
 
-# --- the unified lexer expands as lowering's own copy did ----------------------------------------
-
-# Pieces that reach every branch of the lexer: names set, empty and unset, every ${} form, quotes,
-# both escape tokens, Go white space. Left out: the three places where the old copy followed
-# Python instead of Go (see expand_before.py), which test_shell_lex.py covers.
-_piece = st.sampled_from(
-    ["$", "{", "}", ":", "-", "+", "?", "#", "%", "/", "*", "'", '"', "\\", "`", " ", "\t", "\n",
-     "\u0085", "\u00a0", "a", "p", "sp", "empty", "unset", "n1", "_", "1", "0", "@", "é", "x", "${",
-     "$a", "${p", "${sp}", ":-", "##", "%%", "//", "\\*", "\\}", "\\/"]
-)
-_generated_word = st.lists(_piece, max_size=12).map("".join)
-
-
-def _outcome(run: Callable[[str, dict[str, str], str], Any], word: str, escape: str) -> tuple[object, ...]:
-    try:
-        got = run(word, ENV, escape)
-    except (ExpansionError, expand_before.ExpansionError) as err:
-        return ("error", err.message)
-    return (got.result, tuple(got.words), frozenset(got.matched), frozenset(got.unmatched))
-
-
-@settings(max_examples=600, deadline=None)
-@given(_generated_word, st.sampled_from(["\\", "`"]))
-def test_expanding_mode_agrees_with_the_former_expansion(word: str, escape: str) -> None:
-    assert _outcome(process, word, escape) == _outcome(expand_before.process, word, escape)
+# --- where the former expansion followed Python, the lexer now follows Go ---------------------------
 
 
 @pytest.mark.parametrize(
-    ("word", "new", "old"),
+    ("word", "new"),
     [
-        ("a\x1cb", ["a\x1cb"], ["a", "b"]),  # U+001C is white space to Python only
-        ("$a\u00b2", ["hello\u00b2"], []),  # a superscript digit is no name character to Go
-        ("\ufeff$a", ["hello"], ["\ufeffhello"]),  # text/scanner drops a leading byte order mark
+        ("a\x1cb", ["a\x1cb"]),  # U+001C is white space to Python only
+        ("$a\u00b2", ["hello\u00b2"]),  # a superscript digit is no name character to Go
+        ("\ufeff$a", ["hello"]),  # text/scanner drops a leading byte order mark
     ],
 )
-def test_where_the_former_expansion_followed_python(word: str, new: list[str], old: list[str]) -> None:
+def test_white_space_names_and_byte_order_mark_follow_go(word: str, new: list[str]) -> None:
     assert expand_words(word, ENV) == new
-    assert list(expand_before.process(word, ENV).words) == old

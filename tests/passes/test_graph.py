@@ -11,6 +11,7 @@ import pytest
 
 from tests import convert_support as cs
 from transpile import targets as registry
+from transpile.graphview import detail_dot
 from transpile.model.chain import ChainStep
 from transpile.model.static import ElfObject, StaticEvidence
 from transpile.model.trace import FileAccess, ProcessTrace, SocketUse, TraceFacts
@@ -150,7 +151,7 @@ def test_node_link_json_round_trips_and_is_sorted() -> None:
 
 
 def test_dot_is_accepted_by_graphviz() -> None:
-    dot = gr.to_dot(gr.build_graph(STATIC, TRACE, CAPS))
+    dot = detail_dot(gr.build_graph(STATIC, TRACE, CAPS), ())
     assert "style=dashed" in dot and "style=solid" in dot and "style=bold" in dot
     exe = shutil.which("dot")
     assert exe is not None, "graphviz is a declared test dependency"

@@ -8,7 +8,7 @@ A networkx DiGraph whose edges mean "needs":
 Node attributes: ``kind`` (program/elf/library/syscall/file/facility/component), ``label``, ``target`` for
 components, ``evidence`` for syscalls/files/facilities. Every edge has ``evidence`` in
 {"static", "trace", "both"} and ``sources`` (human-readable lines), so static and traced knowledge stay
-distinguishable everywhere. Pure: no I/O; ``to_dot`` is a small writer of our own (pydot is not a
+distinguishable everywhere. Pure: no I/O; drawing it is transpile/graphview.py's (pydot is not a
 dependency), the SVG is rendered by the caller with graphviz.
 """
 
@@ -278,47 +278,6 @@ def from_node_link(obj: dict[str, Any]) -> nx.DiGraph:
         }
         g.add_edge(link["source"], link["target"], **attrs)
     return g
-
-
-_SHAPES = {
-    "program": "box",
-    "elf": "box",
-    "library": "component",
-    "syscall": "ellipse",
-    "file": "note",
-    "facility": "hexagon",
-    "component": "box3d",
-}
-_STYLE = {"static": "dashed", "trace": "solid", "both": "bold"}
-
-
-def _dot_quote(text: str) -> str:
-    return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
-
-
-def to_dot(g: nx.DiGraph) -> str:
-    """Graphviz DOT: dashed edges are static evidence, solid traced, bold both."""
-    lines = [
-        "digraph dockuni {",
-        "  rankdir=LR;",
-        '  node [fontname="Helvetica", fontsize=10];',
-        '  edge [fontname="Helvetica", fontsize=8];',
-    ]
-    for nid, attrs in sorted(g.nodes(data=True)):
-        label = attrs.get("label", nid)
-        if attrs.get("kind") == "component":
-            label = f"{attrs.get('target', '')}: {label}"
-        shape = _SHAPES.get(attrs.get("kind", ""), "ellipse")
-        lines.append(f"  {_dot_quote(nid)} [label={_dot_quote(label)}, shape={shape}];")
-    for s, t, attrs in sorted(g.edges(data=True), key=lambda e: (e[0], e[1])):
-        ev = attrs.get("evidence", "static")
-        tooltip = "; ".join(attrs.get("sources", ()))
-        lines.append(
-            f"  {_dot_quote(s)} -> {_dot_quote(t)} [style={_STYLE.get(ev, 'solid')}, "
-            f"tooltip={_dot_quote(tooltip)}];"
-        )
-    lines.append("}")
-    return "\n".join(lines) + "\n"
 
 
 def dumps(g: nx.DiGraph) -> str:

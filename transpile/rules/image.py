@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterable
 
 from transpile import ir
 from transpile.model.image import ImageAnalysis
+from transpile.rules.base import finding
 
 ImageCheckFn = Callable[[ImageAnalysis], Iterable[ir.Finding]]
 
@@ -23,19 +24,6 @@ def image_finding(
     span: ir.Span | None = None,
     hint: str | None = None,
 ) -> ir.Finding:
-    """A Finding with the calling image rule's id, severity, need and hint (pass ``globals()``)."""
-    from transpile import targets as registry
-
-    severity = module_globals["SEVERITY"]
-    assert isinstance(severity, str)
-    need = str(module_globals["NEED"])
-    return ir.Finding(
-        rule=str(module_globals["ID"]),
-        severity=severity,  # type: ignore[arg-type]
-        message=message,
-        span=span,
-        need=need,
-        targets=registry.affected(need),
-        hint=str(module_globals["HINT"]) if hint is None else hint,
-        evidence=evidence,
-    )
+    """A Finding with the calling image rule's metadata (pass ``globals()``); image facts usually have
+    no Dockerfile position, so the evidence comes first."""
+    return finding(module_globals, message, span, evidence=evidence, hint=hint)
