@@ -38,7 +38,8 @@ def test_manifest_one_entry_per_file_and_links(tmp_path: Path) -> None:
 def test_mkfs_accepts_the_manifest(tmp_path: Path) -> None:
     exe = tmp_path / "odd name (1)"
     exe.write_bytes(b"payload")
-    p = Payload(files=(("/data/odd name (1)", exe),), symlinks=(("/d", "data"),), argv=("/data/odd name (1)",))
+    p = Payload(files=(("/data/odd name (1)", exe),), symlinks=(("/d", "data"),),
+                argv=("/data/odd name (1)",))
     img = nanos_runtime.make_image(p, kernel_dir("nanos"), tmp_path / "disk.img")
     assert img.stat().st_size > 0
     assert b"payload" in img.read_bytes()

@@ -440,7 +440,7 @@ def _build_locked(
                 print(f"# FAILED: {e}", file=log, flush=True)
                 log.close()
                 shutil.copyfile(log_path, failed_log)
-                raise DockuniError(f"building {spec.name} failed: {e} (build log: {failed_log})",
+                raise DockuniError(f"building {spec.name} failed: {e} (the file is its build log)",
                                    file=str(failed_log), exit_code=EXIT_ENVIRONMENT) from None
         seconds = round(time.monotonic() - t0, 1)
         meta = {

@@ -195,6 +195,8 @@ class BootResult:
     detail: str  # the reply's first line, or why not (the telling console lines)
     replies: tuple[tuple[int, str], ...] = ()  # (guest port, first line of the reply)
     exit_code: int | None = None  # QEMU's, when it stopped by itself
+    image_bytes: int | None = None  # what was booted (kernel + image), filled in by the packer
+    memory_mib: int | None = None
 
     def to_json(self) -> dict[str, object]:
         return {
@@ -205,6 +207,8 @@ class BootResult:
             "detail": self.detail,
             "replies": [list(r) for r in self.replies],
             "exit_code": self.exit_code,
+            "image_bytes": self.image_bytes,
+            "memory_mib": self.memory_mib,
         }
 
 
@@ -232,6 +236,8 @@ def boot(
     accel: str | None = None,
     http: bool = True,
     ready: Callable[[str], bool] | None = None,
+    image_bytes: int | None = None,
+    memory_mib: int | None = None,
 ) -> BootResult:
     """Boot a VM and probe it: ``argv_for(forwards, accel)`` gives QEMU's command line for the
     (host port, guest port) forwards chosen here; QEMU's console goes to CONSOLE_LOG.
@@ -283,9 +289,10 @@ def boot(
     if reply_at is not None:
         return BootResult("answered", round(reply_at, 3), accel, console_log,
                           "; ".join(f"{g}: {r}" for g, r in sorted(replies.items())),
-                          tuple(sorted(replies.items())), exit_code)
+                          tuple(sorted(replies.items())), exit_code, image_bytes, memory_mib)
     detail = reason
     told = telling_lines(text)
     if told:
         detail += ": " + told
-    return BootResult("failed", None, accel, console_log, detail, tuple(sorted(replies.items())), exit_code)
+    return BootResult("failed", None, accel, console_log, detail, tuple(sorted(replies.items())), exit_code,
+                      image_bytes, memory_mib)

@@ -45,7 +45,10 @@ def _steps(ctx: BuildContext) -> None:
     for dep in ("acpica", "lwip", "mbedtls"):
         (ctx.work / "nanos/vendor" / dep / ".vendored").touch()
     ctx.git_snapshot("nanos")
-    ctx.run(["make", "-j2", "kernel", "mkfs"], "nanos")
+    # one goal per make: `make kernel mkfs` builds the contgen tool twice at once, and one build then
+    # runs the binary the other is still writing ("contgen: Permission denied")
+    ctx.run(["make", "-j2", "mkfs"], "nanos")
+    ctx.run(["make", "-j2", "kernel"], "nanos")
     out = ctx.work / "kernel"
     out.mkdir()
     for name, rel in KERNEL_FILES.items():
@@ -57,7 +60,7 @@ def build_spec() -> BuildSpec:
         name=NAME,
         version="nanos b9c3671d",
         archives=ARCHIVES,
-        config="make kernel mkfs (platform pc, defaults)",
+        config="make mkfs; make kernel (platform pc, defaults)",
         steps=_steps,
         outputs=("kernel",),
     )
@@ -154,4 +157,5 @@ def boot(payload: Payload, kernel_dir: Path, work_dir: Path, timeout: float = 12
             "-device", "virtio-net-pci,netdev=n0", "-netdev", f"user,id=n0{fwd}",
         ]
 
-    return qemu.boot(argv, payload.ports, work_dir / "console.log", timeout=timeout, http=payload.http)
+    return qemu.boot(argv, payload.ports, work_dir / "console.log", timeout=timeout, http=payload.http,
+                     image_bytes=image.stat().st_size, memory_mib=payload.memory_mib)

@@ -120,4 +120,5 @@ def boot(payload: Payload, kernel_dir: Path, work_dir: Path, timeout: float = 12
             "-device", "virtio-net-pci,netdev=n0", "-netdev", f"user,id=n0{fwd}",
         ]
 
-    return qemu.boot(argv, payload.ports, work_dir / "console.log", timeout=timeout, http=payload.http)
+    return qemu.boot(argv, payload.ports, work_dir / "console.log", timeout=timeout, http=payload.http,
+                     image_bytes=kernel.stat().st_size + rootfs.stat().st_size, memory_mib=payload.memory_mib)
