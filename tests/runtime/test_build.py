@@ -134,3 +134,29 @@ def test_real_kernels_build_and_hit_the_cache(name: str, capsys: pytest.CaptureF
     assert code == 0 and (d / "build.log").stat().st_mtime_ns == log_before
     assert cli.main(["kernels", "list"]) == 0
     assert str(d) in capsys.readouterr().out
+
+
+@pytest.mark.unit
+def test_shipped_pins_match_the_sources_directory() -> None:
+    shipped = build.pinned_sources()
+    on_disk = build.read_sources(sources_dir())
+    for name, info in shipped.items():
+        assert on_disk[name] == info
+    for make in KERNEL_BUILDS.values():
+        assert set(make().archives) <= set(shipped)
+
+
+@pytest.mark.unit
+def test_without_a_sources_dir_it_clones_and_fails_cleanly_offline(
+    cache: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Upstream is unreachable from the test machines: the clone fails with one line, exit 3, and
+    leaves nothing behind. (With internet access the same call builds from the pinned commits.)"""
+    monkeypatch.setenv("GIT_CONFIG_GLOBAL", "/dev/null")
+    monkeypatch.setenv("http_proxy", "http://127.0.0.1:9")  # make sure nothing goes out
+    monkeypatch.setenv("https_proxy", "http://127.0.0.1:9")
+    url = r"https://github\.com/unikraft/lib-libelf\.git"
+    with pytest.raises(DockuniError, match="cannot fetch " + url) as ei:
+        build.build(_tiny_spec(), None)
+    assert ei.value.exit_code == 3
+    assert [p.name for p in cache.iterdir()] == []

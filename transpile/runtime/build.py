@@ -9,12 +9,14 @@ version, the archives' hashes and the configuration: the same inputs never build
 A build happens in a hidden temporary directory next to the cache entry and becomes the entry by one
 ``rename``: an entry either is complete (it has ``kernel.json``) or does not exist. A failed build
 removes its temporary directory, keeps only its log (``<name>-failed.log``) and raises one line.
-Without a sources directory the archives are made from the pinned upstream commits with ``git``.
+Without a sources directory the archives are made from the pinned upstream commits
+(transpile/data/unikernel-sources.tsv) with ``git`` (this needs internet access).
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import fcntl
 import hashlib
 import json
@@ -28,13 +30,14 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from importlib import resources
 from pathlib import Path
 from typing import IO
 
 from transpile.errors import DockuniError
 
 EXIT_ENVIRONMENT = 3
-SOURCES_ENV = "DOCKUNI_UNIKERNEL_SOURCES"
+SOURCES_ENV = "DOCKUNI_UNIKERNEL_SOURCES"  # where tests and CI find an offline sources directory
 KERNEL_ENV_PREFIX = "DOCKUNI_KERNEL_"
 
 
@@ -217,8 +220,7 @@ def check_archives(spec: BuildSpec, src_dir: Path, sources: Mapping[str, SourceI
 def fetch_sources(spec: BuildSpec, sources: Mapping[str, SourceInfo], dest: Path, log: IO[str]) -> Path:
     """Make SPEC's archives in DEST from the pinned upstream commits (git clone + git archive).
 
-    The result is a sources directory like a downloaded one; archives whose sha256 differs from the
-    pinned one are refused by ``check_archives`` afterwards, as a corrupt download would be.
+    git checks every object it fetches against the commit's hash, which is the integrity check here.
     """
     dest.mkdir(parents=True, exist_ok=True)
     for a in spec.archives:
@@ -380,13 +382,16 @@ def build(
     with contextlib.ExitStack() as stack:
         if src_dir is None:
             fetched = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix=".fetch-", dir=root)))
-            sources = read_sources(_pinned_sources_dir())
-            with open(fetched / "fetch.log", "w") as flog:
-                fetch_sources(spec, sources, fetched, flog)
-            src_dir = fetched
+            with open(fetched / "fetch.log", "w") as flog, _Progress(f"{spec.name} (cloning)", progress):
+                fetch_sources(spec, pinned_sources(), fetched, flog)
+            # git checked every object against the pinned commit: the key rests on the commits
+            # (a fresh `git archive` need not be byte-identical to a distributed snapshot)
+            sources = {a: dataclasses.replace(i, sha256="git:" + i.commit)
+                       for a, i in pinned_sources().items()}
+            archives = {a: fetched / a for a in spec.archives}
         else:
             sources = read_sources(src_dir)
-        archives = check_archives(spec, src_dir, sources)
+            archives = check_archives(spec, src_dir, sources)
         key = spec.key(sources)
         final = entry_dir(spec, key)
         with lock(root / f".{spec.name}.lock"):
@@ -397,14 +402,16 @@ def build(
     raise AssertionError("unreachable")
 
 
-def _pinned_sources_dir() -> Path:
-    env = os.environ.get(SOURCES_ENV)
-    if env:
-        return Path(env)
-    raise DockuniError(
-        "no sources directory: give --from DIR (a directory with SOURCES.tsv, SHA256SUMS and the "
-        f"archives) or set {SOURCES_ENV} to one for its list of pinned commits",
-        exit_code=EXIT_ENVIRONMENT)
+def pinned_sources() -> dict[str, SourceInfo]:
+    """The pinned commits and snapshot hashes shipped with dockuni (transpile/data)."""
+    text = resources.files("transpile.data").joinpath("unikernel-sources.tsv").read_text()
+    out: dict[str, SourceInfo] = {}
+    for line in text.splitlines():
+        if not line or line.startswith("#") or line.startswith("file\t"):
+            continue
+        file, repo, ref, commit, digest = line.split("\t")
+        out[file] = SourceInfo(file, repo, ref, commit, digest)
+    return out
 
 
 def _build_locked(
