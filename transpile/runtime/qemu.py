@@ -8,6 +8,7 @@ else "tcg". ``DOCKUNI_ACCEL=kvm|tcg`` overrides the probe.
 
 from __future__ import annotations
 
+import concurrent.futures
 import contextlib
 import functools
 import os
@@ -29,6 +30,9 @@ from transpile.errors import DockuniError
 # dockuni boots does so early; the nested KVM setups that cannot run guests fail exactly there with an
 # emulation failure), then writes "ok" to port 0xe9 (QEMU's debug console) and halts.
 _PROBE_MARK = b"ok"
+PROBE_TIMEOUT = 3.0  # one probe's connect + reply wait
+PROBE_INTERVAL = 0.2  # between probe starts
+PROBES_IN_FLIGHT = 16  # per port: more than PROBE_TIMEOUT / PROBE_INTERVAL, so one always starts
 _PROBE_CODE = bytes([
     0x0F, 0x20, 0xE0,  # mov eax, cr4
     0x66, 0x0D, 0x00, 0x00, 0x04, 0x00,  # or eax, 1 << 18 (OSXSAVE)
@@ -258,6 +262,15 @@ def boot(
     reply_at: float | None = None
     reason = ""
     exit_code: int | None = None
+    # Overlapping probes: QEMU accepts the host side at once and a connection made before the guest
+    # listens just waits, so one probe at a time would see the reply only at its own timeout.
+    pool = concurrent.futures.ThreadPoolExecutor(max_workers=PROBES_IN_FLIGHT * len(forwards) or 1)
+    inflight: dict[int, list[concurrent.futures.Future[tuple[str | None, float]]]] = {}
+
+    def attempt(host: int) -> tuple[str | None, float]:
+        line = probe(host, timeout=PROBE_TIMEOUT) if http else probe_tcp(host, timeout=PROBE_TIMEOUT)
+        return line, time.monotonic()
+
     try:
         deadline = t0 + timeout
         while True:
@@ -271,20 +284,26 @@ def boot(
             if ready is not None and not ready(console.text()):
                 time.sleep(0.1)
                 continue
+            last = 0.0
             for host, guest in forwards:
                 if guest in replies:
                     continue
-                line = probe(host, timeout=2.0) if http else None
-                if line is None and not http:
-                    line = probe_tcp(host, timeout=2.0)
-                if line is not None:
-                    replies[guest] = line
+                futures = inflight.setdefault(guest, [])
+                for f in [f for f in futures if f.done()]:
+                    futures.remove(f)
+                    line, at = f.result()
+                    if line is not None and guest not in replies:
+                        replies[guest] = line
+                        last = max(last, at)
+                if guest not in replies and len(futures) < PROBES_IN_FLIGHT:
+                    futures.append(pool.submit(attempt, host))
             if len(replies) == len(forwards):
-                reply_at = time.monotonic() - t0
+                reply_at = last - t0
                 break
-            time.sleep(0.1)
+            time.sleep(PROBE_INTERVAL)
     finally:
-        stop(proc, console)
+        stop(proc, console)  # in-flight probes end with QEMU's sockets
+        pool.shutdown(wait=True, cancel_futures=True)
     text = console.text()
     if reply_at is not None:
         return BootResult("answered", round(reply_at, 3), accel, console_log,
