@@ -40,16 +40,22 @@ def image_payload(
     workdir: str = "/",
     env: Sequence[tuple[str, str]] = (),
     memory_mib: int = 256,
+    closures_under: str = "",
 ) -> Iterator[Payload]:
-    """A payload of the image TAG: the program's loader closure plus FILES and whole TREES."""
+    """A payload of the image TAG: the program's loader closure plus FILES and whole TREES, plus the
+    library closures of the shared objects under CLOSURES_UNDER (Python's extension modules)."""
     from transpile.image import ImageSource, acquire
     from transpile.passes.closure import compute_closure
 
     with acquire(ImageSource(kind="image", ref=tag)) as img:
-        closure = compute_closure(img.rootfs, argv[0], dict(env))
         pb = PayloadBuilder(img.rootfs)
-        for ref in closure.files:
-            assert pb.add(ref.path), ref.path  # with the symlinks on the way (/lib64 -> usr/lib64)
+        elfs = [argv[0]]
+        if closures_under:
+            base = img.rootfs / closures_under.lstrip("/")
+            elfs += ["/" + str(f.relative_to(img.rootfs)) for f in sorted(base.glob("*.so"))]
+        for elf in elfs:
+            for ref in compute_closure(img.rootfs, elf, dict(env)).files:
+                assert pb.add(ref.path), ref.path  # with the symlinks on the way (/lib64 -> usr/lib64)
         for f in files:
             assert pb.add(f), f
         for t in trees:

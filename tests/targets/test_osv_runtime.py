@@ -60,6 +60,7 @@ def test_python_http_server_answers(tmp_path: Path) -> None:
     tag = engine.fixture_image("python-http")
     argv = ["/usr/bin/python3", "-m", "http.server", "8000"]
     with image_payload(tag, argv, [8000], trees=["/usr/lib/python3.11", "/srv"], workdir="/srv",
+                       closures_under="/usr/lib/python3.11/lib-dynload",
                        memory_mib=512) as p:
         res = osv_runtime.boot(p, kernel_dir("osv"), tmp_path, timeout=180)
     assert res.status == "answered", res.detail
