@@ -30,10 +30,9 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from transpile.model.conversion import ConversionFacts  # noqa: E402
-
 from bench.benchdoc import write_section  # noqa: E402
 from tests import engine  # noqa: E402  (fixture images, built with the real engine)
+from transpile.model.conversion import ConversionFacts  # noqa: E402
 from transpile.targets import kconfig, microvm, qemu  # noqa: E402
 
 FIXTURES = ("nginx", "python-http", "redis", "static-server")

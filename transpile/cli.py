@@ -269,6 +269,21 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
         _add_format(p, ("text", "json"))
         p.set_defaults(handler=_cmd_convert)
 
+    if only in (None, "kernels"):
+        p = sub.add_parser("kernels", help="build and list the unikernel runtimes that --verify boots")
+        ksub = p.add_subparsers(dest="kernels_command", metavar="ACTION", required=True)
+        b = ksub.add_parser("build", help="build the runtimes from pinned sources (cached)")
+        b.add_argument(
+            "--from", dest="src", metavar="DIR",
+            help="a directory of source archives (SOURCES.tsv, SHA256SUMS); default: clone upstream",
+        )
+        b.add_argument("--only", metavar="LIST", help="comma-separated subset of the runtimes")
+        _add_format(b, ("text", "json"))
+        b.set_defaults(handler=_cmd_kernels)
+        ls = ksub.add_parser("list", help="the runtimes built or configured, their versions and paths")
+        _add_format(ls, ("text", "json"))
+        ls.set_defaults(handler=_cmd_kernels)
+
     return parser
 
 
@@ -543,6 +558,42 @@ def _cmd_convert(args: argparse.Namespace) -> int:
     else:
         sys.stdout.write(report.render_convert_text(result))
     return result.exit_code
+
+
+def _cmd_kernels(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from transpile import targets as registry
+    from transpile.runtime import build
+
+    kernels = registry.kernel_runtimes()
+    names = list(kernels)
+    if getattr(args, "only", None):
+        names = [n.strip() for n in args.only.split(",") if n.strip()]
+        unknown = [n for n in names if n not in kernels]
+        if unknown:
+            raise DockuniError(f"unknown runtime {unknown[0]!r} (known: {', '.join(kernels)})", file="--only")
+    rows: list[dict[str, object]] = []
+    for name in names:
+        spec = kernels[name].build_spec()
+        if args.kernels_command == "build":
+            src = Path(args.src) if args.src else None
+            k = build.build(spec, src, progress=build.default_progress())
+        else:
+            found = build.find_kernel(spec)
+            if found is None:
+                rows.append({"name": name, "version": spec.version, "path": None, "origin": "absent"})
+                continue
+            k = found
+        rows.append(k.to_json())
+    if args.format == "json":
+        _print_json(rows)
+    else:
+        for r in rows:
+            where = r["path"] or "not built (dockuni kernels build --from DIR)"
+            secs = f", built in {r['build_seconds']} s" if r.get("build_seconds") is not None else ""
+            sys.stdout.write(f"{r['name']:<9} {r['version']}  {where}  [{r['origin']}{secs}]\n")
+    return EXIT_OK
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -13,6 +13,8 @@ import pytest
 
 from tests import engine
 from tests.targets.microvm_support import Prepared, cpio_list, prepared, write_recipe
+from transpile.runtime import linuxvm
+from transpile.runtime import qemu as vm
 from transpile.targets import microvm, qemu
 
 pytestmark = pytest.mark.vm
@@ -141,14 +143,14 @@ def test_python_http_answers_get(tmp_path: Path) -> None:
 
 def test_kvm_probe_or_forced_accel(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DOCKUNI_ACCEL", "tcg")
-    qemu.detect_accel.cache_clear()
-    assert qemu.detect_accel() == "tcg"
-    qemu.detect_accel.cache_clear()
+    vm.detect_accel.cache_clear()
+    assert vm.detect_accel() == "tcg"
+    vm.detect_accel.cache_clear()
 
 
 def test_vmlinux_extracted_from_the_stock_bzimage(tmp_path: Path) -> None:
-    k = qemu.stock_kernel()
-    v = qemu.vmlinux_for(k.path, tmp_path)
+    k = linuxvm.stock_kernel()
+    v = linuxvm.vmlinux_for(k.path, tmp_path)
     head = v.read_bytes()[:20]
     assert head[:4] == b"\x7fELF" and head[4] == 2  # ELFCLASS64
     assert v.stat().st_size > k.path.stat().st_size

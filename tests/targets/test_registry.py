@@ -19,6 +19,8 @@ ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "examples" / "hello"
 PACKAGE = Path(transpile.__file__).parent
 TARGET_NAMES = ("unikraft", "nanos", "osv", "microvm")
+# Words that are also a target's name but mean something else there: QEMU's machine type `-M microvm`.
+HOMONYMS = {("runtime/linuxvm.py", "microvm")}
 
 # A complete target: a kernel that implements only what the example's static server needs, emitting a
 # one-file recipe. It lives in its own module and reads its own data file, nothing else.
@@ -115,11 +117,13 @@ def test_no_module_outside_targets_and_data_names_a_target() -> None:
             continue
         for text in _string_constants(path):
             words = {w.strip(".,:;()[]'\"`").lower() for w in text.replace("/", " ").split()}
-            named = words & set(TARGET_NAMES)
+            named = {n for n in words & set(TARGET_NAMES) if (str(rel), n) not in HOMONYMS}
             if named:
                 offenders.append(f"{rel}: {sorted(named)} in {text[:60]!r}")
         source = path.read_text().lower()
         for name in TARGET_NAMES:
+            if (str(rel), name) in HOMONYMS:
+                continue
             if f'"{name}"' in source or f"'{name}'" in source:
                 offenders.append(f"{rel}: {name!r}")
     assert not offenders, offenders

@@ -1,7 +1,7 @@
 """Acquire an image from one of four sources and unpack it into a root filesystem.
 
 * ``build``: a Dockerfile built by the local Docker engine (BuildKit where it has it, see
-  :mod:`transpile.runtime.imagebuild`), then exported as ``image``;
+  :mod:`transpile.image.build`), then exported as ``image``;
 * ``image``: an image in the local engine, exported with ``docker save`` (SDK stream, spooled to disk);
 * ``archive``: a ``docker save`` tar, read without any engine (the legacy layout and the newer one
   that is also an OCI layout both carry ``manifest.json``);
@@ -30,7 +30,7 @@ from transpile.image.extract import ExtractLimits, ExtractState, apply_layer, re
 from transpile.model.image import AcquiredImage, ImageConfig
 
 if TYPE_CHECKING:
-    from transpile.runtime.imagebuild import BuildResult
+    from transpile.image.build import BuildResult
 
 SourceKind = Literal["build", "image", "archive", "oci"]
 EXIT_ENVIRONMENT = ExitCode.ENVIRONMENT
@@ -350,9 +350,9 @@ def build_image(src: ImageSource) -> tuple[Any, BuildResult]:
     """Build ``src.ref`` (a Dockerfile path) with the engine; return (client, what was built and how).
 
     BuildKit where the engine and a docker CLI have it, the legacy builder otherwise
-    (:mod:`transpile.runtime.imagebuild`).
+    (:mod:`transpile.image.build`).
     """
-    from transpile.runtime.imagebuild import build
+    from transpile.image.build import build
 
     dockerfile = Path(src.ref)
     if not dockerfile.is_file():

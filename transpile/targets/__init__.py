@@ -17,6 +17,7 @@ from collections.abc import Iterable
 from transpile.errors import DockuniError
 from transpile.ir import Finding
 from transpile.model.target import Target
+from transpile.targets._base import KernelRuntime
 
 _EXTRA: dict[str, Target] = {}
 
@@ -109,3 +110,14 @@ def kinds() -> dict[str, str]:
 def attach(findings: Iterable[Finding]) -> tuple[Finding, ...]:
     """FINDINGS with the targets each one affects filled in from its need."""
     return tuple(dataclasses.replace(f, targets=affected(f.need)) for f in findings)
+
+
+def kernel_runtimes() -> dict[str, KernelRuntime]:
+    """target name -> how its kernel builds and boots, for the targets that have one (build order:
+    the registry's, fastest first)."""
+    out: dict[str, KernelRuntime] = {}
+    for t in all_targets():
+        kernel = getattr(t, "kernel", None)
+        if isinstance(kernel, KernelRuntime):
+            out[t.capabilities.name] = kernel
+    return out

@@ -9,11 +9,17 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from transpile.model.conversion import ConversionFacts, Recipe
 from transpile.model.target import Capabilities
 from transpile.model.verdict import AssessFacts, ItemVerdict
 from transpile.passes import compat
+
+if TYPE_CHECKING:
+    from transpile.runtime.build import BuildSpec
+    from transpile.runtime.payload import Payload
+    from transpile.runtime.qemu import BootResult
 
 Emitter = Callable[[ConversionFacts], Recipe]
 Rules = Callable[[AssessFacts, Capabilities], Iterable[ItemVerdict]]
@@ -29,6 +35,15 @@ def _no_packaging(_recipe_dir: Path, _rootfs: Path) -> tuple[str, ...]:
 
 
 @dataclass(frozen=True)
+class KernelRuntime:
+    """How a target's kernel is built from pinned sources and how a payload boots on it (the work itself
+    runs in transpile.runtime)."""
+
+    build_spec: Callable[[], BuildSpec]
+    boot: Callable[[Payload, Path, Path, float], BootResult]
+
+
+@dataclass(frozen=True)
 class UnikernelTarget:
     """A unikernel: the common assessment plus the target's own RULES (e.g. a loader that needs PIE)."""
 
@@ -36,6 +51,7 @@ class UnikernelTarget:
     emitter: Emitter
     rules: Rules = _no_rules
     packager: Packager = _no_packaging
+    kernel: KernelRuntime | None = None
 
     def assess(self, facts: AssessFacts) -> tuple[ItemVerdict, ...]:
         return (*compat.unikernel_items(facts, self.capabilities), *self.rules(facts, self.capabilities))

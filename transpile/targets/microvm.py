@@ -1,8 +1,8 @@
 """The microvm target: the app on a Linux kernel specialized to what it uses, booted from an initramfs.
 
 ``emit(facts)`` is pure: it returns the recipe's files. The initramfs itself is built from the image
-rootfs by ``transpile.targets.qemu.build_initramfs`` (I/O) from the ``microvm.json`` spec emitted here,
-and ``transpile.targets.qemu.verify`` boots it. Recipe layout:
+rootfs by ``transpile.runtime.linuxvm.build_initramfs`` (I/O) from the ``microvm.json`` spec emitted
+here, and ``transpile.targets.qemu.verify`` boots it. Recipe layout:
 
 - ``microvm.json``: what goes into the initramfs and how the init starts the app (the spec)
 - ``kernel.config``: the kernel fragment (base + facilities), ``build-kernel.sh`` builds it

@@ -18,7 +18,8 @@ from typing import Any
 from transpile import data
 from transpile.model.conversion import ConversionFacts, Recipe
 from transpile.targets import _common as c
-from transpile.targets._base import UnikernelTarget
+from transpile.targets._base import KernelRuntime, UnikernelTarget
+from transpile.targets.nanos import runtime
 
 VERSION = "latest"
 
@@ -119,4 +120,8 @@ def emit(facts: ConversionFacts) -> Recipe:
     )
 
 
-TARGET = UnikernelTarget(data.capabilities("nanos"), emit)
+TARGET = UnikernelTarget(
+    data.capabilities("nanos"),
+    emit,
+    kernel=KernelRuntime(runtime.build_spec, runtime.boot),
+)

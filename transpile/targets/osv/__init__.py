@@ -15,7 +15,8 @@ import re
 from transpile import data
 from transpile.model.conversion import ConversionFacts, Recipe
 from transpile.targets import _common as c
-from transpile.targets._base import UnikernelTarget
+from transpile.targets._base import KernelRuntime, UnikernelTarget
+from transpile.targets.osv import runtime
 
 MODULE = "dockuni-app"
 _PLAIN = re.compile(r"[A-Za-z0-9_@%+=:,./-]+")
@@ -84,4 +85,8 @@ def emit(facts: ConversionFacts) -> Recipe:
     )
 
 
-TARGET = UnikernelTarget(data.capabilities("osv"), emit)
+TARGET = UnikernelTarget(
+    data.capabilities("osv"),
+    emit,
+    kernel=KernelRuntime(runtime.build_spec, runtime.boot),
+)

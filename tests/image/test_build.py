@@ -16,7 +16,7 @@ import pytest
 from tests import engine
 from transpile.errors import DockuniError
 from transpile.image import ImageSource, acquire
-from transpile.runtime import imagebuild as rb
+from transpile.image import build as rb
 
 pytestmark = pytest.mark.engine
 

@@ -19,7 +19,8 @@ from transpile.model.image import is_root_user
 from transpile.model.target import Capabilities
 from transpile.model.verdict import AssessFacts, ItemVerdict
 from transpile.targets import _common as c
-from transpile.targets._base import UnikernelTarget
+from transpile.targets._base import KernelRuntime, UnikernelTarget
+from transpile.targets.unikraft import runtime
 
 RUNTIME = "base:latest"
 TARGETS: tuple[str, ...] = ("qemu/x86_64", "fc/x86_64")
@@ -159,4 +160,9 @@ def pie_rule(facts: AssessFacts, caps: Capabilities) -> Iterator[ItemVerdict]:
         )
 
 
-TARGET = UnikernelTarget(data.capabilities("unikraft"), emit, rules=pie_rule)
+TARGET = UnikernelTarget(
+    data.capabilities("unikraft"),
+    emit,
+    rules=pie_rule,
+    kernel=KernelRuntime(runtime.build_spec, runtime.boot),
+)

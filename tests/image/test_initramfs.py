@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from tests import engine
 from tests.targets.microvm_support import cpio_list
-from transpile.targets import initramfs
+from transpile.image import initramfs
 
 pytestmark = pytest.mark.engine
 
@@ -148,9 +148,9 @@ def test_init_conf_round_trip_and_nul_rejected() -> None:
 
 
 def _stock_modules() -> Path:
-    from transpile.targets import qemu
+    from transpile.runtime import linuxvm
 
-    k = qemu.stock_kernel()
+    k = linuxvm.stock_kernel()
     assert k.modules_dir is not None, f"modules of {k.release} are not installed"
     return k.modules_dir
 

@@ -133,11 +133,11 @@ class RootfsReader:
             parts, links, exists = resolve_parts(self.root, path)
         except PathLoopError:
             return None
-        if not exists:
-            return None
-        for link in links:
+        for link in links:  # kept even when the path ends nowhere: the link itself is in the image
             rel = link.lstrip("/")
             self.entries.setdefault(rel, symlink(rel, os.readlink(self.root / rel)))
+        if not exists:
+            return None
         return "/".join(parts)
 
     def _record_dirs(self, rel: str) -> None:
