@@ -7,7 +7,7 @@ import json
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor, as_completed
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +28,8 @@ class ScanOptions:
     trace: bool = True
     duration: float = 8.0
     cache_dir: str | None = None  # default OUTPUT/.cache
-    use_cache: bool = True
+    use_cache: bool = True  # the result cache
+    layer_cache: bool = True  # the layer cache (CACHE_DIR/layers)
 
     def settings(self) -> str:
         """What changes a record besides the image and the version (part of the cache key)."""
@@ -43,6 +44,15 @@ class Job:
     folder: str  # absolute output folder of this image
     trace: bool
     duration: float
+    layer_cache: str | None = None  # directory of the layer cache (transpile.image.layercache)
+
+
+@dataclass(frozen=True)
+class JobStats:
+    """What one job cost in layers: unpacked from their tars, or restored from the layer cache."""
+
+    layers_unpacked: int = 0
+    layers_reused: int = 0
 
 
 @dataclass
@@ -50,11 +60,23 @@ class ScanResult:
     document: dict[str, Any]  # the scan.json content
     cached: int = 0  # images served from the result cache
     converted: int = 0  # images converted in this run
-    files: tuple[str, ...] = field(default=())
+    layers_unpacked: int = 0  # layers this run unpacked from their tars
+    layers_reused: int = 0  # layers this run restored from the layer cache
+    files: tuple[str, ...] = ()
 
 
-def run_job(job: Job) -> dict[str, Any]:
-    """Convert one image into its folder and return its record (never raises for a bad image)."""
+def run_job(job: Job) -> tuple[dict[str, Any], JobStats]:
+    """Convert one image into its folder; its record and what it cost (never raises for a bad image)."""
+    from transpile.image.layercache import use_layer_cache
+
+    if job.layer_cache is None:
+        return _convert(job), JobStats()
+    with use_layer_cache(Path(job.layer_cache)) as cache:
+        record = _convert(job)
+    return record, JobStats(cache.applied, cache.reused)
+
+
+def _convert(job: Job) -> dict[str, Any]:
     from transpile import pipeline
 
     spec = job.spec
@@ -114,13 +136,16 @@ def _static_record(spec: ImageSpec, source: dict[str, Any], fallback: str, start
     return records.record_from_report(spec.name, source, report, fallback, time.monotonic() - start)
 
 
-def _local(jobs: list[Job], n: int) -> Iterator[dict[str, Any]]:
+Outcome = tuple[dict[str, Any], JobStats]
+
+
+def _local(jobs: list[Job], n: int) -> Iterator[Outcome]:
     if n <= 1:
         for job in jobs:
             yield run_job(job)
         return
     pool = ProcessPoolExecutor(max_workers=n)
-    futures: list[Future[dict[str, Any]]] = []
+    futures: list[Future[Outcome]] = []
     try:
         futures = [pool.submit(run_job, job) for job in jobs]
         for fut in as_completed(futures):
@@ -131,7 +156,7 @@ def _local(jobs: list[Job], n: int) -> Iterator[dict[str, Any]]:
         pool.shutdown(wait=True, cancel_futures=True)
 
 
-def _dask(jobs: list[Job], address: str) -> Iterator[dict[str, Any]]:
+def _dask(jobs: list[Job], address: str) -> Iterator[Outcome]:
     try:
         from distributed import Client
         from distributed import as_completed as dask_completed
@@ -151,8 +176,8 @@ def _dask(jobs: list[Job], address: str) -> Iterator[dict[str, Any]]:
         futures = [client.submit(run_job, job, pure=False, key=f"dockuni-{i}-{job.spec.name}")
                    for i, job in enumerate(jobs)]  # fmt: skip
         for fut in dask_completed(futures):
-            rec: dict[str, Any] = fut.result()
-            yield rec
+            outcome: Outcome = fut.result()
+            yield outcome
     finally:
         client.close()
 
@@ -171,7 +196,9 @@ def scan(
     if out.exists() and not out.is_dir():
         raise DockuniError("the output exists and is not a directory", file=options.output)
     out.mkdir(parents=True, exist_ok=True)
-    cache = ResultCache(Path(options.cache_dir) if options.cache_dir else out / ".cache", options.settings())
+    cache_dir = Path(options.cache_dir).absolute() if options.cache_dir else out / ".cache"
+    cache = ResultCache(cache_dir / "results", options.settings())
+    layers = str(cache_dir / "layers") if options.layer_cache else None
     bar = progress(len(specs)) if progress is not None else None
 
     taken: set[str] = set()
@@ -196,11 +223,14 @@ def scan(
                 if bar is not None:
                     bar.update(hit, cached=True)
                 continue
-        todo.append(Job(spec, folder, options.trace, options.duration))
+        todo.append(Job(spec, folder, options.trace, options.duration, layers))
 
     (out / "images").mkdir(exist_ok=True)
     stream = _dask(todo, options.scheduler) if options.scheduler else _local(todo, options.jobs)
-    for rec in stream:
+    unpacked = reused = 0
+    for rec, stats in stream:
+        unpacked += stats.layers_unpacked
+        reused += stats.layers_reused
         by_name[rec["name"]] = rec
         key = keys.get(rec["name"])
         if key is not None and rec["error"] is None:
@@ -223,4 +253,4 @@ def scan(
         "totals": records.totals(ordered, names),
     }
     files = render.write_all(out, document)
-    return ScanResult(document, cached=cached, converted=len(todo), files=files)
+    return ScanResult(document, cached, len(todo), unpacked, reused, files)
