@@ -176,11 +176,11 @@ def _free_port() -> int:
 
 @pytest.fixture
 def dask_cluster(tmp_path: Path) -> Iterator[str]:
-    dask = shutil.which("dask")
-    assert dask, "PyPI dask/distributed are needed (tools/test.sh installs them)"
+    # `dask scheduler` / `dask worker` from this interpreter's environment (the fleet extra)
+    dask = [sys.executable, "-m", "dask"]
     port = _free_port()
     address = f"tcp://127.0.0.1:{port}"
-    procs = [subprocess.Popen([dask, "scheduler", "--host", "127.0.0.1", "--port", str(port),
+    procs = [subprocess.Popen([*dask, "scheduler", "--host", "127.0.0.1", "--port", str(port),
                                "--dashboard-address", ":0"], env=_env(), cwd=tmp_path,
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)]  # fmt: skip
     try:
@@ -192,7 +192,7 @@ def dask_cluster(tmp_path: Path) -> Iterator[str]:
             time.sleep(0.2)
         for _ in range(2):
             procs.append(subprocess.Popen(
-                [dask, "worker", address, "--nthreads", "1", "--host", "127.0.0.1", "--no-dashboard"],
+                [*dask, "worker", address, "--nthreads", "1", "--host", "127.0.0.1", "--no-dashboard"],
                 env=_env(), cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
             ))  # fmt: skip
         yield address

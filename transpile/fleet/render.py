@@ -182,7 +182,8 @@ def render_html(document: dict[str, Any]) -> str:
         items = sorted({b["item"] for found in r["blockers"].values() for b in found})
         cells = [_cell(r["name"]), _cell(r["best_target"] or "error", r["best_target"] or (r["error"] or ""))]
         cells += [_cell(r["verdicts"].get(t, ""), cls=r["verdicts"].get(t, "")) for t in targets]
-        cells.append(_cell(len(items), ", ".join(items)))
+        shown = ", ".join(items[:6]) + (f" and {len(items) - 6} more" if len(items) > 6 else "")
+        cells.append(_cell(len(items), shown))
         cells.append(_cell(round(fp.get("image_bytes", 0) / MiB, 1)))
         cells.append(_cell(round(fp.get("closure_bytes", 0) / MiB, 1)))
         cells.append(_cell(sc.get("needed", "")))
