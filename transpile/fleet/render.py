@@ -8,6 +8,7 @@ import html
 import io
 import json
 import os
+import re
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -75,7 +76,9 @@ def _svg(fig: Any) -> str:
     buf = io.StringIO()
     fig.savefig(buf, format="svg", metadata={"Date": None, "Creator": None})
     text = buf.getvalue()
-    return text[text.index("<svg") :]  # drop the XML prolog and doctype: the SVG is inline
+    text = text[text.index("<svg") :]  # drop the XML prolog and doctype: the SVG is inline
+    # and the RDF metadata block, which says only that this is an image
+    return re.sub(r"\s*<metadata>.*?</metadata>", "", text, count=1, flags=re.S)
 
 
 def chart_readiness(document: dict[str, Any]) -> str:
