@@ -152,7 +152,7 @@ def test_convert_an_image_without_a_dockerfile(capsys: pytest.CaptureFixture[str
 
 def test_convert_needs_a_dockerfile_or_an_image(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     code, _, err = _run(capsys, "convert", "-o", str(tmp_path / "o"))
-    assert code == 2 and "name a Dockerfile, or an image" in err
+    assert code == 2 and err.startswith("dockuni: error: name a Dockerfile, or an image")
     assert not (tmp_path / "o").exists()
 
 

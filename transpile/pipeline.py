@@ -362,9 +362,7 @@ def _load_static(opts: ConvertOptions, step: Step) -> tuple[Dockerfile | None, t
     """The Dockerfile's IR and static findings; (None, ()) when the image alone is converted."""
     if opts.dockerfile is None:
         if not (opts.image or opts.archive or opts.oci):
-            raise DockuniError(
-                "name a Dockerfile, or an image with --image, --archive or --oci", file="convert"
-            )
+            raise DockuniError("name a Dockerfile, or an image with --image, --archive or --oci")
         return None, ()
     with step("parsing the Dockerfile"):
         return _parse_and_check(opts.dockerfile, opts.build_args)
