@@ -48,6 +48,7 @@ def test_yaml_sources_and_paths_relative_to_the_manifest(tmp_path: Path) -> None
         ("name,image,archive\nweb,a,b.tar\n", "exactly one of"),
         ("name,color\nweb,red\n", "unknown field 'color'"),
         ("name,image\n", "names no image"),
+        ("name,image\nweb,a,b\n", "more values than the header"),
     ],
 )
 def test_bad_csv_is_one_located_error(tmp_path: Path, text: str, message: str) -> None:

@@ -100,7 +100,9 @@ def _read_csv(text: str, path: str, base: Path) -> list[ImageSpec]:
         raise DockuniError("a CSV manifest needs a header row with `name`", file=path, line=1, column=1)
     specs = []
     for row in reader:
-        fields = {k: v for k, v in row.items() if k is not None and v not in (None, "")}
+        if None in row:  # DictReader files surplus values under None
+            raise DockuniError("more values than the header names", file=path, line=reader.line_num, column=1)
+        fields = {k: v for k, v in row.items() if v not in (None, "")}
         if not fields:
             continue
         specs.append(_spec(fields, f"{path}:{reader.line_num}:1", base))
