@@ -111,7 +111,8 @@ def main() -> int:
               "| images | seconds | seconds per image |", "|---:|---:|---:|"]  # fmt: skip
     lines += [f"| {n} | {s:.1f} | {s / n:.2f} |" for n, s in growth]
     lines.append("")
-    lines.append(f"A rerun costs {rows[3][1] / cold1:.3f} of the cold run. Timings come from a 2-core machine")
+    rerun = rows[3][1] / cold1
+    lines.append(f"A rerun costs {rerun:.3f} of the cold run. Timings come from a 2-core machine")
     lines.append("shared with other work: compare rows of one run, and prefer the counted work (images from")
     lines.append("the result cache, layers unpacked) to the seconds.")
     text = "\n".join(lines) + "\n"
