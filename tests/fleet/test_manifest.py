@@ -84,3 +84,24 @@ def test_folder_names_are_safe_and_unique() -> None:
     assert folder_name("registry:5000/team/app:1.2", taken) == "registry-5000-team-app-1.2"
     assert folder_name("../../etc", taken) == "etc"
     assert folder_name("../../etc", taken) == "etc-2"
+
+
+def test_a_static_tree_scan_blocks_or_leaves_unverified(tmp_path: Path) -> None:
+    from transpile.fleet import ScanOptions, scan
+
+    (tmp_path / "src" / "web").mkdir(parents=True)
+    (tmp_path / "src" / "web" / "Dockerfile").write_text('FROM debian:bookworm\nCMD ["nginx"]\n')
+    (tmp_path / "src" / "job").mkdir()
+    (tmp_path / "src" / "job" / "Dockerfile").write_text(
+        'FROM debian:bookworm\nRUN useradd app\nUSER app\nCMD ["/bin/sh", "-c", "sleep 1 & wait"]\n'
+    )
+    result = scan(discover_tree(str(tmp_path / "src")), ScanOptions(output=str(tmp_path / "out")))
+    recs = {r["name"]: r for r in result.document["images"]}
+    assert set(recs) == {"web", "job"}
+    for r in recs.values():
+        assert r["error"] is None and r["best_target"] is None
+        assert set(r["verdicts"].values()) <= {"unverified", "blocked"}
+        assert any("static check only" in u for u in r["unverified"])
+    assert "blocked" in recs["job"]["verdicts"].values()  # USER needs users: some target lacks them
+    assert set(result.document["totals"]["ready"].values()) == {0}
+    assert (tmp_path / "out" / "index.html").is_file()

@@ -22,7 +22,12 @@ class Progress:
         if not cached:
             self.converted += 1
             self.converted_seconds = time.monotonic() - self.start
-        outcome = f"error: {record['error']}" if record.get("error") else f"best {record['best_target']}"
+        if record.get("error"):
+            outcome = f"error: {record['error']}"
+        elif record["best_target"] is None:
+            outcome = "static check only"
+        else:
+            outcome = f"best {record['best_target']}"
         how = "cached" if cached else f"{float(record['seconds']):.1f} s"
         if not self.tty:
             self.stream.write(f"[{self.done}/{self.total}] {record['name']}: {outcome} ({how})\n")

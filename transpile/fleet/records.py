@@ -13,6 +13,7 @@ from typing import Any
 SCHEMA = "dockuni-scan/1"
 READY = "ready"
 BLOCKED = "blocked"
+UNVERIFIED = "unverified"  # a Dockerfile checked without its image: nothing found against the target
 
 Record = dict[str, Any]
 
@@ -102,7 +103,7 @@ def totals(records: list[Record], targets: list[str], top: int = 20) -> dict[str
     alone makes ready), and the remedies that unlock the most images."""
     scanned = [r for r in records if r["error"] is None]
     ready = {t: sum(1 for r in scanned if r["verdicts"].get(t) == READY) for t in targets}
-    best = Counter(str(r["best_target"]) for r in scanned)
+    best = Counter(str(r["best_target"]) for r in scanned if r["best_target"] is not None)
 
     blocked_images: dict[str, set[str]] = defaultdict(set)
     rules: dict[str, str] = {}

@@ -97,7 +97,7 @@ def chart_readiness(document: dict[str, Any]) -> str:
 
 def chart_blockers(document: dict[str, Any], top: int = 10) -> str:
     blockers = document["totals"]["blockers"][:top]
-    fig = _figure(6, 0.6 + 0.32 * max(len(blockers), 1))
+    fig = _figure(6, max(2.2, 0.6 + 0.32 * len(blockers)))
     ax = fig.add_subplot()
     if blockers:
         ax.barh([b["item"] for b in blockers], [b["images_blocked"] for b in blockers], color="#c0392b")
@@ -183,7 +183,8 @@ def render_html(document: dict[str, Any]) -> str:
     for r in images:
         fp, sc = r["footprint"], r["syscalls"]
         items = sorted({b["item"] for found in r["blockers"].values() for b in found})
-        cells = [_cell(r["name"]), _cell(r["best_target"] or "error", r["best_target"] or (r["error"] or ""))]
+        best = r["best_target"] or ("error" if r["error"] else "static check only")
+        cells = [_cell(r["name"]), _cell(best, r["error"] or best)]
         cells += [_cell(r["verdicts"].get(t, ""), cls=r["verdicts"].get(t, "")) for t in targets]
         shown = ", ".join(items[:6]) + (f" and {len(items) - 6} more" if len(items) > 6 else "")
         cells.append(_cell(len(items), shown))

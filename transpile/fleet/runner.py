@@ -133,7 +133,13 @@ def _static_record(spec: ImageSpec, source: dict[str, Any], fallback: str, start
         "unverified": ["static check only: no image was built or given"],
         "exit_code": 0,
     }
-    return records.record_from_report(spec.name, source, report, fallback, time.monotonic() - start)
+    record = records.record_from_report(spec.name, source, report, fallback, time.monotonic() - start)
+    # the Dockerfile alone can show what blocks a target, never that the image runs on it
+    record["verdicts"] = {
+        t: records.UNVERIFIED if v == records.READY else v for t, v in record["verdicts"].items()
+    }
+    record["best_target"] = None
+    return record
 
 
 Outcome = tuple[dict[str, Any], JobStats]
