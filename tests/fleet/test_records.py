@@ -60,3 +60,13 @@ def test_totals_rank_blockers_and_what_fixing_each_unlocks() -> None:
     ]
     assert t["blockers"][0]["summary"] == "fix binary:pie and 2 more images are ready for t1"
     assert t["remedies"] == [{"remedy": "PIE", "images_unlocked": 2, "items": ["binary:pie"]}]
+
+
+def test_findings_count_by_rule_across_images() -> None:
+    ra = _report({"t1": False}, {"t1": ["finding:DU204@a/Dockerfile:4:1"]})
+    rb = _report({"t1": False}, {"t1": ["finding:DU204@b/Dockerfile:9:1"]})
+    a, b = record_from_report("a", {}, ra, "c", 1), record_from_report("b", {}, rb, "c", 1)
+    t = totals([a, b], ["t1"])
+    assert [(x["item"], x["images_blocked"], x["unlocks"]) for x in t["blockers"]] == [
+        ("finding:DU204", 2, {"t1": 2})
+    ]

@@ -98,6 +98,12 @@ def error_record(name: str, source: dict[str, Any], message: str, exit_code: int
     }
 
 
+def fleet_item(item: str) -> str:
+    """The blocker as the fleet counts it: a finding's item names its location
+    (`finding:DU204@Dockerfile:4:1`), which differs in every image; the rule is what they share."""
+    return item.split("@", 1)[0]
+
+
 def totals(records: list[Record], targets: list[str], top: int = 20) -> dict[str, Any]:
     """Fleet totals: readiness per target, blockers ranked by images blocked (with what fixing each one
     alone makes ready), and the remedies that unlock the most images."""
@@ -112,12 +118,13 @@ def totals(records: list[Record], targets: list[str], top: int = 20) -> dict[str
     remedy_items: dict[str, set[str]] = defaultdict(set)
     for r in scanned:
         for target, found in r["blockers"].items():
-            items = {b["item"] for b in found}
+            items = {fleet_item(b["item"]) for b in found}
             for b in found:
-                blocked_images[b["item"]].add(r["name"])
-                rules.setdefault(b["item"], b["rule"])
+                item = fleet_item(b["item"])
+                blocked_images[item].add(r["name"])
+                rules.setdefault(item, b["rule"])
                 if b["remedy"]:
-                    remedy_items[b["remedy"]].add(b["item"])
+                    remedy_items[b["remedy"]].add(item)
             if len(items) == 1:
                 unlocks[next(iter(items))][target] += 1
             remedies = {b["remedy"] for b in found}

@@ -100,7 +100,8 @@ def chart_blockers(document: dict[str, Any], top: int = 10) -> str:
     fig = _figure(6, max(2.2, 0.6 + 0.32 * len(blockers)))
     ax = fig.add_subplot()
     if blockers:
-        ax.barh([b["item"] for b in blockers], [b["images_blocked"] for b in blockers], color="#c0392b")
+        labels = [b["item"] if len(b["item"]) <= 40 else b["item"][:39] + "…" for b in blockers]
+        ax.barh(labels, [b["images_blocked"] for b in blockers], color="#c0392b")
         ax.invert_yaxis()
     else:
         ax.text(0.5, 0.5, "no blockers", ha="center", va="center", transform=ax.transAxes)
