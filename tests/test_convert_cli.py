@@ -7,6 +7,7 @@ import io
 import json
 import tarfile
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -129,6 +130,30 @@ def test_convert_archive_no_trace_json_and_quiet_stderr(
     assert targets["unikraft"]["ok"] is False and targets["nanos"]["ok"] is True
     assert report["traced"] is False and "nanos" in report["emitted"]
     assert (out / "nanos").is_dir()
+
+
+def test_convert_an_image_without_a_dockerfile(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    archive = str(cs.archive("static-server"))
+    code, stdout, _ = _run(capsys, "convert", "--archive", archive, "--no-trace", "-o", str(tmp_path / "a"),
+                           "--format", "json")  # fmt: skip
+    assert code == 0, stdout
+    alone = json.loads(stdout)
+    assert alone["dockerfile"] is None and alone["argv"]
+    code, stdout, _ = _run(capsys, "convert", cs.dockerfile("static-server"), "--archive", archive,
+                           "--no-trace", "-o", str(tmp_path / "b"), "--format", "json")  # fmt: skip
+    with_df = json.loads(stdout)
+    # the image's own config gives the same entrypoint and the same verdicts
+    assert alone["argv"] == with_df["argv"]
+    def verdicts(report: dict[str, Any]) -> list[tuple[str, bool]]:
+        return [(t["target"], t["ok"]) for t in report["targets"]]
+
+    assert verdicts(alone) == verdicts(with_df)
+
+
+def test_convert_needs_a_dockerfile_or_an_image(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    code, _, err = _run(capsys, "convert", "-o", str(tmp_path / "o"))
+    assert code == 2 and err.startswith("dockuni: error: name a Dockerfile, or an image")
+    assert not (tmp_path / "o").exists()
 
 
 def test_graph_formats(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:

@@ -29,7 +29,7 @@ sys.exit(not os.path.exists(os.path.join(sysconfig.get_path("stdlib"), "EXTERNAL
   [ -x "$venv/bin/python" ] || python3 -m venv "$venv"
   py=$venv/bin/python
 fi
-"$py" -m pip install -q --disable-pip-version-check '.[test]'
+"$py" -m pip install -q --disable-pip-version-check '.[test,fleet]'
 
 bash fixtures/base/start-engine.sh
 bash fixtures/base/make-base.sh

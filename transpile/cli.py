@@ -238,13 +238,16 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
             "Build (or read) the image, trace it, decide per target what it needs and what is\n"
             "missing, and write the recipes and report.md into the output directory.",
             "  dockuni convert Dockerfile -o out\n"
+            "  dockuni convert --image myapp:latest -o out\n"
             f"  dockuni convert Dockerfile --archive app.tar --target {_example_target('unikernel')} -o out"
             " --force\n"
             f"  dockuni convert Dockerfile -o out --target {_example_target('linux-vm')} --verify",
             ok=": the requested recipes were emitted",
             one="the conversion fell back to the container, a listed target is blocked, or --verify failed",
         )
-        p.add_argument("dockerfile", metavar="DOCKERFILE")
+        p.add_argument(
+            "dockerfile", metavar="DOCKERFILE", nargs="?", help="optional with --image, --archive or --oci"
+        )
         src = p.add_mutually_exclusive_group()
         src.add_argument("--image", metavar="NAME", help="use this engine image instead of building")
         src.add_argument("--archive", metavar="TAR", help="use this `docker save` tar instead of building")
@@ -283,6 +286,36 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
         ls = ksub.add_parser("list", help="the runtimes built or configured, their versions and paths")
         _add_format(ls, ("text", "json"))
         ls.set_defaults(handler=_cmd_kernels)
+
+    if only in (None, "scan"):
+        p = _add_command(
+            sub,
+            "scan",
+            "scan a fleet of images: readiness per target, blockers, charts",
+            "Convert every image of a manifest, a Dockerfile tree or the engine, each into its own folder,\n"
+            "and summarise the fleet in scan.json, scan.csv and index.html (docs/fleet.md).",
+            "  dockuni scan fleet.csv -o scan-out --jobs 2\n"
+            "  dockuni scan --all-images 'registry.local/*' --no-trace\n"
+            "  dockuni scan fleet.yaml --scheduler tcp://scheduler.internal:8786",
+            ok=": every image was scanned",
+            one="an image could not be converted (its record in scan.json says why)",
+        )
+        what = p.add_mutually_exclusive_group(required=True)
+        what.add_argument("manifest", nargs="?", metavar="MANIFEST", help="YAML or CSV manifest of images")
+        what.add_argument("--tree", metavar="DIR", help="every Dockerfile under DIR (static unless --build)")
+        what.add_argument(
+            "--all-images", nargs="?", const="*", metavar="PATTERN", help="the engine's images (filter: glob)"
+        )
+        p.add_argument("--build", action="store_true", help="with --tree: build and convert each Dockerfile")
+        p.add_argument("-j", "--jobs", type=int, default=1, metavar="N", help="images converted in parallel")
+        p.add_argument("--scheduler", metavar="tcp://HOST:PORT", help="run each image on a Dask cluster")
+        p.add_argument("--no-trace", action="store_true", help="skip the sandboxed traces")
+        p.add_argument("--duration", type=float, default=8.0, metavar="S", help="trace duration (default 8)")
+        p.add_argument("--cache", metavar="DIR", help="result cache (default OUTPUT/.cache)")
+        p.add_argument("--no-cache", action="store_true", help="convert every image again")
+        p.add_argument("-o", "--output", default="scan-out", metavar="DIR", help="output directory")
+        _add_format(p, ("text", "json"))
+        p.set_defaults(handler=_cmd_scan)
 
     return parser
 
@@ -594,6 +627,43 @@ def _cmd_kernels(args: argparse.Namespace) -> int:
             secs = f", built in {r['build_seconds']} s" if r.get("build_seconds") is not None else ""
             sys.stdout.write(f"{r['name']:<9} {r['version']}  {where}  [{r['origin']}{secs}]\n")
     return EXIT_OK
+
+def _cmd_scan(args: argparse.Namespace) -> int:
+    from transpile import fleet
+    from transpile.fleet.progress import Progress
+
+    if args.build and not args.tree:
+        raise DockuniError("--build goes with --tree", file="--build")
+    if args.duration <= 0:
+        raise DockuniError("--duration must be positive", file="--duration")
+    if args.manifest:
+        specs = fleet.read_manifest(args.manifest)
+    elif args.tree:
+        specs = fleet.discover_tree(args.tree, build=args.build)
+    else:
+        specs = fleet.engine_images(args.all_images)
+    opts = fleet.ScanOptions(
+        output=args.output,
+        jobs=args.jobs,
+        scheduler=args.scheduler,
+        trace=not args.no_trace,
+        duration=args.duration,
+        cache_dir=args.cache,
+        use_cache=not args.no_cache,
+    )
+    result = fleet.scan(specs, opts, progress=Progress)
+    totals = result.document["totals"]
+    if args.format == "json":
+        _print_json(totals | {"cached": result.cached, "converted": result.converted})
+    else:
+        ready = ", ".join(f"{t} {n}" for t, n in totals["ready"].items())
+        out = [f"scanned {totals['images']} images ({result.cached} from cache): ready {ready}"]
+        out += [f"  {b['summary']}" for b in totals["blockers"][:5] if b["summary"]]
+        if totals["errors"]:
+            out.append(f"  {totals['errors']} image(s) could not be converted (see scan.json)")
+        out.append(f"wrote scan.json, scan.csv, index.html to {args.output}/")
+        sys.stdout.write("\n".join(out) + "\n")
+    return EXIT_FINDINGS if totals["errors"] else EXIT_OK
 
 
 def main(argv: Sequence[str] | None = None) -> int:

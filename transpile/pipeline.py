@@ -51,7 +51,7 @@ def quiet(_: str) -> Iterator[None]:
 
 @dataclass(frozen=True)
 class ConvertOptions:
-    dockerfile: str
+    dockerfile: str | None = None  # None: an image source (image/archive/oci) with its own config
     context: str | None = None
     build_args: Mapping[str, str] = field(default_factory=dict)
     build_target: str | None = None
@@ -244,8 +244,7 @@ def convert(
 
     output = Path(opts.output)
     _check_output(output, opts.force)
-    with step("parsing the Dockerfile"):
-        df, findings = _parse_and_check(opts.dockerfile, opts.build_args)
+    df, findings = _load_static(opts, step)
     unverified: list[str] = []
     exit_env = False
     wanted = opts.targets or registry.names()
@@ -258,11 +257,14 @@ def convert(
         except DockuniError as err:
             if err.exit_code != EXIT_ENVIRONMENT:
                 raise
+            if df is None:  # nothing to fall back on: without a Dockerfile the image is all there is
+                raise
             exit_env = True
             unverified.append(f"no image: {err.message}; verdicts rest on the Dockerfile alone")
         trace: TraceFacts | None = None
         analysis: ImageAnalysis | None = None
         if img is None:
+            assert df is not None and opts.dockerfile is not None  # re-raised above otherwise
             static = _static_from_dockerfile(df, opts.dockerfile)
             config = ImageConfig(
                 entrypoint=df.runtime.entrypoint,
@@ -273,7 +275,7 @@ def convert(
                 exposed_ports=df.runtime.expose,
             )
         else:
-            analysis = analyze_image(img, df, opts.dockerfile, step)
+            analysis = analyze_image(img, df, opts.dockerfile or img.reference, step)
             static, config = analysis.static, analysis.config
             findings = (*findings, *analysis.findings)
             if trace_facts is not None:
@@ -356,6 +358,16 @@ def convert(
     return result
 
 
+def _load_static(opts: ConvertOptions, step: Step) -> tuple[Dockerfile | None, tuple[Finding, ...]]:
+    """The Dockerfile's IR and static findings; (None, ()) when the image alone is converted."""
+    if opts.dockerfile is None:
+        if not (opts.image or opts.archive or opts.oci):
+            raise DockuniError("name a Dockerfile, or an image with --image, --archive or --oci")
+        return None, ()
+    with step("parsing the Dockerfile"):
+        return _parse_and_check(opts.dockerfile, opts.build_args)
+
+
 def _acquire(opts: ConvertOptions, stack: contextlib.ExitStack[bool | None], step: Step) -> AcquiredImage:
     from transpile.image import ImageSource, acquire
 
@@ -369,6 +381,7 @@ def _acquire(opts: ConvertOptions, stack: contextlib.ExitStack[bool | None], ste
         src = ImageSource(kind="image", ref=opts.image)
         what = f"exporting {opts.image} from the engine"
     else:
+        assert opts.dockerfile is not None  # _load_static checked that a source was named
         src = ImageSource(
             kind="build",
             ref=opts.dockerfile,

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, Literal
 
 from transpile.errors import DockuniError, ExitCode
+from transpile.image import layercache
 from transpile.image.config import check_platform, parse_config
 from transpile.image.extract import ExtractLimits, ExtractState, apply_layer, remove_tree
 from transpile.model.image import AcquiredImage, ImageConfig
@@ -224,8 +225,13 @@ def _unpack(
     try:
         os.chmod(staging, 0o755)
         state = ExtractState(dest=staging, limits=limits)
-        digests = []
+        digests: list[str] = []
+        cache = layercache.current() if plan.diff_ids else None  # verified layers only
+        start = cache.restore(plan.diff_ids, state) if cache is not None else 0
+        digests.extend(plan.diff_ids[:start])
         for i, name in enumerate(plan.layers):
+            if i < start:
+                continue
             with store.open(name) as f:
                 try:
                     digests.append(
@@ -235,6 +241,10 @@ def _unpack(
                     if err.file == "-":
                         err.file = where
                     raise
+            if cache is not None:
+                cache.applied += 1
+                if i < len(plan.layers) - 1:  # a lower layer another image may share
+                    cache.store(plan.diff_ids[: i + 1], state)
         if rootfs.exists():
             remove_tree(rootfs)
         staging.rename(rootfs)
