@@ -209,8 +209,9 @@ def test_verify_boots_the_microvm_and_probes_the_app(
         "json",
     )
     report = json.loads(stdout)
-    assert report["verify"] is not None
-    assert report["verify"]["ok"] is True, report["verify"]
-    assert report["verify"]["replies"][0][0] == 8080
+    verify = report["verify"]["microvm"]
+    assert verify["status"] == "answered", verify
+    assert verify["detail"].endswith("port 8080: HTTP/1.0 200 OK") and verify["boot_to_reply_s"] > 0
+    assert (out / verify["console_log"]).is_file()
     assert code == 0
     assert "microvm/initramfs.cpio" in report["files"] and (out / "microvm" / "initramfs.cpio").is_file()

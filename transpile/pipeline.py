@@ -27,7 +27,7 @@ from transpile import targets as registry
 from transpile.errors import DockuniError, ExitCode
 from transpile.image.sources import ImageSource
 from transpile.ir import Dockerfile, Finding
-from transpile.model.conversion import ConversionFacts, ConvertResult, JsonObject, Recipe
+from transpile.model.conversion import ConversionFacts, ConvertResult, Recipe, Verification
 from transpile.model.image import AcquiredImage, ImageAnalysis, ImageConfig, RuntimeUsage
 from transpile.model.static import StaticEvidence
 from transpile.model.target import Target
@@ -412,12 +412,8 @@ def _write_output(
             _write_recipe(tmp / recipe.target, recipe)
         if img is not None:
             result = _package(tmp, img.rootfs, result, step)
-        verify_result: JsonObject | None = None
-        if opts.verify:
-            verify_result = _verify(tmp, result, img, opts, step)
-            if not verify_result.get("ok"):
-                result = replace(result, exit_code=max(result.exit_code, EXIT_FALLBACK))
-            result = replace(result, verify=verify_result)
+        if opts.verify and img is not None:
+            result = _verify(tmp, result, img.rootfs, opts, step)
         dot_text = graphview.summary_dot(graph, result.facts.verdicts)
         try:
             svg: bytes | None = render_svg(dot_text)
@@ -440,31 +436,46 @@ def _write_output(
 
 
 def _verify(
-    tmp: Path, result: ConvertResult, img: AcquiredImage | None, opts: ConvertOptions, step: Step
-) -> JsonObject:
-    verifiable = [t for t in result.emitted if registry.kinds().get(t) == "linux-vm"]
-    if not verifiable:
-        return {"ok": False, "detail": "--verify boots the Linux VM recipe, which was not emitted"}
-    if img is None:
-        return {"ok": False, "detail": "--verify needs the image"}
-    from transpile.targets import qemu
+    tmp: Path, result: ConvertResult, rootfs: Path, opts: ConvertOptions, step: Step
+) -> ConvertResult:
+    """Boot every emitted recipe whose runtime is present and probe the app as the trace did; rank by
+    what was measured. A recipe that failed to boot or answer is no longer recommended: its console's
+    telling lines become its blocker, and the next target takes its place."""
+    from transpile.model.target import VerifyOptions
 
-    name = verifiable[0]
-    try:
+    options = VerifyOptions(tmp / "verify", kernel=Path(opts.kernel) if opts.kernel else None)
+    done: list[Verification] = []
+    for name in result.emitted:
+        if name not in registry.names():
+            continue  # the container fallback runs the image as it is
         with step(f"booting the {name} recipe and probing the app"):
-            # the initramfs is already in the recipe (packaged after emit), so no rootfs: no second build
-            res = qemu.verify(tmp / name, None, Path(opts.kernel) if opts.kernel else None)
-    except DockuniError as err:  # no port to probe, no kernel, no QEMU: a failed verification, reported
-        return {"ok": False, "detail": err.message}
-    out: JsonObject = dict(res.to_json())  # type: ignore[arg-type]
-    console = str(out.pop("console", "") or "")
-    if not res.ok:
-        # a failed boot is explained by what the guest printed: keep the end of its console log
-        out["console_tail"] = console[-_CONSOLE_TAIL:]
-    return out | {"ok": bool(res.ok)}
+            done.append(registry.get(name).verify(tmp / name, result.facts, rootfs, options))
+    by_target = {v.target: v for v in done}
+    failed = {v.target for v in done if v.status == "failed"}
+    verdicts = tuple(
+        replace(v, ok=False, blockers=(*v.blockers, f"boot: {by_target[v.target].detail} [verify:failed]"))
+        if v.target in failed
+        else v
+        for v in result.facts.verdicts
+    )
 
+    def measured_order(v: Verification) -> tuple[float, int, int]:
+        seconds = v.boot_to_reply_s if v.boot_to_reply_s is not None else float("inf")
+        return (seconds, v.image_bytes, v.memory_mib)
 
-_CONSOLE_TAIL = 4000
+    answered = sorted((v for v in done if v.status == "answered"), key=measured_order)
+    measured = tuple(v.target for v in answered)
+    ranking = (*measured, *(t for t in result.ranking if t not in measured and t not in failed))
+    code = result.exit_code
+    if failed:
+        code = max(code, EXIT_FALLBACK)
+    return replace(
+        result,
+        facts=replace(result.facts, verdicts=verdicts),
+        ranking=ranking,
+        verifications=tuple(done),
+        exit_code=code,
+    )
 
 
 def _package(tmp: Path, rootfs: Path, result: ConvertResult, step: Step) -> ConvertResult:

@@ -238,7 +238,7 @@ def convert_to_json(result: ConvertResult) -> dict[str, Any]:
         "fallback": result.fallback,
         "notes": {target: list(notes) for target, notes in result.notes},
         "files": list(result.files),
-        "verify": result.verify,
+        "verify": {v.target: v.to_json() for v in result.verifications} if result.verifications else None,
         "exit_code": result.exit_code,
     }
 
@@ -337,9 +337,19 @@ def render_convert_markdown(result: ConvertResult) -> str:
             out.append(f"- {where}: {f['severity']} {f['rule']} {_md_escape(f['message'])}")
         out.append("")
     if data["verify"] is not None:
-        out.append("## Verification (VM boot)\n")
-        for key, value in sorted(data["verify"].items()):
-            out.append(f"- {key}: {value}")
+        out.append("## Verification: each recipe booted and probed\n")
+        out.append("| target | result | boot to first reply | accelerator | image | memory | console |")
+        out.append("| --- | --- | --- | --- | --- | --- | --- |")
+        for target, v in data["verify"].items():
+            secs = f"{v['boot_to_reply_s']:.2f} s" if v["boot_to_reply_s"] is not None else "—"
+            size = human_size(v["image_bytes"]) if v["image_bytes"] else "—"
+            mem = f"{v['memory_mib']} MiB" if v["memory_mib"] else "—"
+            log = f"`{v['console_log']}`" if v["console_log"] else "—"
+            accel = v["accelerator"] or "—"
+            out.append(f"| {target} | {v['status']} | {secs} | {accel} | {size} | {mem} | {log} |")
+        out.append("")
+        for target, v in data["verify"].items():
+            out.append(f"- {target}: {_md_escape(v['detail'])}")
         out.append("")
     out.append("Files: " + ", ".join(f"`{f}`" for f in data["files"]))
     return "\n".join(out).rstrip() + "\n"
@@ -361,6 +371,11 @@ def render_convert_text(result: ConvertResult) -> str:
         lines.extend(f"  - {b}" for b in t["blockers"][:5])
         if len(t["blockers"]) > 5:
             lines.append(f"  ... and {len(t['blockers']) - 5} more (report.md)")
+        v = (data["verify"] or {}).get(t["target"])
+        if v is not None and v["status"] == "answered":
+            lines.append(f"  booted: first reply after {v['boot_to_reply_s']:.2f} s ({v['accelerator']})")
+        elif v is not None and v["status"] == "skipped":
+            lines.append(f"  not booted: {v['detail']}")
     for u in data["unverified"]:
         lines.append(f"not verified: {u}")
     if data["fallback"]:

@@ -87,7 +87,32 @@ class ConvertResult:
     unverified: tuple[str, ...]  # what the conversion could not check, and why
     exit_code: int
     output: str  # as the user named it (never a temp path)
-    verify: JsonObject | None = None
+    verifications: tuple[Verification, ...] = ()  # --verify: one per emitted recipe, booted
     notes: tuple[tuple[str, tuple[str, ...]], ...] = ()  # per emitted recipe: its notes
     files: tuple[str, ...] = ()  # every file written, relative to the output dir
     static: StaticEvidence | None = None  # what the graph and verdicts rested on besides the trace
+
+
+@dataclass(frozen=True)
+class Verification:
+    """One emitted recipe booted for real and probed as the trace probed the app (`convert --verify`)."""
+
+    target: str
+    status: str  # "answered" | "failed" | "skipped"
+    boot_to_reply_s: float | None = None  # QEMU start -> the first reply on every probed port
+    accelerator: str = ""  # "kvm" | "tcg" ("" when nothing booted)
+    image_bytes: int = 0  # what was booted: kernel + image
+    memory_mib: int = 0
+    console_log: str = ""  # relative to the output directory
+    detail: str = ""  # the first reply, or why not (the telling console lines), or how to get a runtime
+
+    def to_json(self) -> JsonObject:
+        return {
+            "status": self.status,
+            "boot_to_reply_s": self.boot_to_reply_s,
+            "accelerator": self.accelerator,
+            "image_bytes": self.image_bytes,
+            "memory_mib": self.memory_mib,
+            "console_log": self.console_log,
+            "detail": self.detail,
+        }

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal, Protocol, runtime_checkable
 
-from transpile.model.conversion import ConversionFacts, Recipe
+from transpile.model.conversion import ConversionFacts, Recipe, Verification
 from transpile.model.verdict import ItemVerdict
 
 if TYPE_CHECKING:
@@ -66,6 +66,15 @@ class Capabilities:
         return not need or self.facility(need) != "supported"
 
 
+@dataclass(frozen=True)
+class VerifyOptions:
+    """How `convert --verify` boots: where console logs go, how long a boot may take, a kernel to use."""
+
+    log_dir: Path
+    timeout_s: float = 180.0
+    kernel: Path | None = None  # a user's kernel for the Linux VM (`--kernel`)
+
+
 @runtime_checkable
 class Target(Protocol):
     """One conversion target. Emitting is pure; packaging and verification run through transpile.runtime."""
@@ -83,4 +92,10 @@ class Target(Protocol):
 
     def package(self, recipe_dir: Path, rootfs: Path) -> tuple[str, ...]:
         """Complete a written recipe with what needs the image's files (returns notes); may do nothing."""
+        ...
+
+    def verify(
+        self, recipe_dir: Path, facts: ConversionFacts, rootfs: Path, options: VerifyOptions
+    ) -> Verification:
+        """Boot the written recipe and probe the app; "skipped" (with the reason) when it cannot."""
         ...

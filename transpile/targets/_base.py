@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from transpile.model.conversion import ConversionFacts, Recipe
-from transpile.model.target import Capabilities
+from transpile.model.conversion import ConversionFacts, Recipe, Verification
+from transpile.model.target import Capabilities, VerifyOptions
 from transpile.model.verdict import AssessFacts, ItemVerdict
 from transpile.passes import compat
 
@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 Emitter = Callable[[ConversionFacts], Recipe]
 Rules = Callable[[AssessFacts, Capabilities], Iterable[ItemVerdict]]
 Packager = Callable[[Path, Path], tuple[str, ...]]
+Verifier = Callable[[Path, ConversionFacts, Path, VerifyOptions], Verification]
 
 
 def _no_rules(_facts: AssessFacts, _caps: Capabilities) -> Iterable[ItemVerdict]:
@@ -62,6 +63,16 @@ class UnikernelTarget:
     def package(self, recipe_dir: Path, rootfs: Path) -> tuple[str, ...]:
         return self.packager(recipe_dir, rootfs)
 
+    def verify(
+        self, recipe_dir: Path, facts: ConversionFacts, rootfs: Path, options: VerifyOptions
+    ) -> Verification:
+        name = self.capabilities.name
+        if self.kernel is None:
+            return Verification(name, "skipped", detail=f"dockuni cannot boot {name} recipes")
+        from transpile.targets import _verify
+
+        return _verify.boot(name, self.kernel, facts, rootfs, options.log_dir, options.timeout_s)
+
 
 @dataclass(frozen=True)
 class LinuxVmTarget:
@@ -70,9 +81,17 @@ class LinuxVmTarget:
     capabilities: Capabilities
     emitter: Emitter
     packager: Packager = _no_packaging
+    verifier: Verifier | None = None
 
     def assess(self, facts: AssessFacts) -> tuple[ItemVerdict, ...]:
         return compat.linux_items(facts, self.capabilities)
+
+    def verify(
+        self, recipe_dir: Path, facts: ConversionFacts, rootfs: Path, options: VerifyOptions
+    ) -> Verification:
+        if self.verifier is None:
+            return Verification(self.capabilities.name, "skipped", detail="no way to boot this recipe")
+        return self.verifier(recipe_dir, facts, rootfs, options)
 
     def emit(self, facts: ConversionFacts) -> Recipe:
         return self.emitter(facts)
@@ -96,3 +115,10 @@ class ContainerTarget:
 
     def package(self, recipe_dir: Path, rootfs: Path) -> tuple[str, ...]:
         return ()
+
+    def verify(
+        self, recipe_dir: Path, facts: ConversionFacts, rootfs: Path, options: VerifyOptions
+    ) -> Verification:
+        return Verification(
+            self.capabilities.name, "skipped", detail="the container runs the image as it is: nothing to boot"
+        )

@@ -21,7 +21,8 @@ from typing import Any
 from transpile import data
 from transpile.model.chain import EntrypointChain
 from transpile.model.closure import Closure
-from transpile.model.conversion import ConversionFacts, Recipe
+from transpile.model.conversion import ConversionFacts, Recipe, Verification
+from transpile.model.target import VerifyOptions
 from transpile.targets import kconfig
 from transpile.targets._base import LinuxVmTarget
 
@@ -249,4 +250,31 @@ def package(recipe_dir: Path, rootfs: Path) -> tuple[str, ...]:
     return ("files the recipe lists but the image lacks (left out of initramfs.cpio): " + ", ".join(missing),)
 
 
-TARGET = LinuxVmTarget(data.capabilities(NAME), emit, packager=package)
+def verify(recipe_dir: Path, facts: ConversionFacts, rootfs: Path, options: VerifyOptions) -> Verification:
+    """Boot the recipe (its initramfs.cpio is already packaged) and probe the app's ports."""
+    from transpile.errors import DockuniError
+    from transpile.targets import qemu
+
+    try:
+        res = qemu.verify(recipe_dir, None, options.kernel)
+    except DockuniError as err:  # no port to probe, no kernel, no QEMU: nothing booted
+        return Verification(NAME, "skipped", detail=err.message)
+    options.log_dir.mkdir(parents=True, exist_ok=True)
+    log = options.log_dir / f"{NAME}-console.log"
+    log.write_text(res.console)
+    cpio = recipe_dir / "initramfs.cpio"
+    spec_memory = json.loads((recipe_dir / "microvm.json").read_text()).get("memory_mb", DEFAULT_MEMORY_MB)
+    replies = "; ".join(f"port {p}: {line}" for p, line in res.replies)
+    return Verification(
+        NAME,
+        "answered" if res.ok else "failed",
+        boot_to_reply_s=res.boot_to_reply_s,
+        accelerator=res.accel,
+        image_bytes=cpio.stat().st_size if cpio.exists() else 0,
+        memory_mib=int(spec_memory),
+        console_log=str(log.relative_to(options.log_dir.parent)),
+        detail=f"kernel {res.kernel}: " + (replies if res.ok else res.reason),
+    )
+
+
+TARGET = LinuxVmTarget(data.capabilities(NAME), emit, packager=package, verifier=verify)
