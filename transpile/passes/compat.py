@@ -181,10 +181,12 @@ def _syscall_items(
         stub = ctx.probes.get(stub_key(name))
         fake = ctx.probes.get(fake_key(name))
         forked = name in ("clone", "clone3") and "process.fork" in depends
-        if support == "supported" and not forked:
-            items.append(ItemVerdict(item, "supported", ev, f"table:{target}"))
-            continue
         klass = _trace_class(ctx, name) if not forked else None
+        if support == "supported" and not forked:
+            # a supported call keeps its class: the report lists shutdown-only calls as such
+            cat: Category = klass[0] if klass else "need"
+            items.append(ItemVerdict(item, "supported", ev, f"table:{target}", cat))
+            continue
         if klass is not None and not (stub is not None and stub.result == "needed"):
             category, rule, lines = klass
             extra = (_probe_line(stub, f"{name} -> ENOSYS"),) if stub is not None else ()
