@@ -254,11 +254,13 @@ def run_probe_step(
     cache = _probe_cache_dir() / f"{cache_key}.json"
     with contextlib.suppress(OSError, ValueError, KeyError, TypeError):
         stored = json.loads(cache.read_text(encoding="utf-8"))
-        if stored.get("keys") == keys:
+        summary_ = stored["summary"]
+        # a smaller budget's result is reused only when it left nothing untested
+        if stored.get("keys") == keys and (summary_.get("budget") == budget or not summary_.get("untested")):
             outcomes = {
                 k: ProbeOutcome(k, v["result"], v.get("detail", "")) for k, v in stored["outcomes"].items()
             }
-            return outcomes, dict(stored["summary"]) | {"cached": True}
+            return outcomes, dict(summary_) | {"cached": True}
     opts = TraceOptions(duration_s=duration)
     failures: list[tuple[frozenset[str], str]] = []
 
@@ -575,10 +577,9 @@ def story(result: ConvertResult, auto: bool) -> tuple[str, ...]:
         return tuple(lines)
     if ok_uni:
         best = all_targets[ok_uni[0]]
-        lines.append(f"{best.title} can run this image (recipe {ok_uni[0]}/, ranked first).")
-        others = [t for t in result.emitted if t != ok_uni[0]]
-        if others:
-            lines.append("Also emitted, ranked after it: " + ", ".join(f"{t}/" for t in others) + ".")
+        lines.append(f"{best.title} can run this image (recipe {ok_uni[0]}/, the best-ranked unikernel).")
+        if len(result.emitted) > 1:
+            lines.append("Emitted, best first: " + ", ".join(f"{t}/" for t in result.emitted) + ".")
     elif auto:
         unknown = [v for v in unikernels if v.status == "unknown"]
         if unknown:

@@ -239,7 +239,12 @@ def convert_to_json(result: ConvertResult) -> dict[str, Any]:
         "argv": list(facts.argv),
         "story": list(result.story),
         "rewrites": list(facts.rewrites),
-        "probing": result.probing,
+        # timings and cache hits vary between identical runs: the console shows them, the report does not
+        "probing": (
+            {k: v for k, v in result.probing.items() if k not in ("seconds", "cached")}
+            if result.probing
+            else None
+        ),
         "traced": facts.trace is not None,
         "trace": _convert_trace_json(facts.trace),
         "unverified": list(result.unverified),
@@ -297,11 +302,10 @@ def render_convert_markdown(result: ConvertResult) -> str:
         out.append("")
     probing = data["probing"]
     if probing:
-        cached = " (cached result)" if probing.get("cached") else ""
         out.append("## Active probing\n")
         out.append(
-            f"{len(probing['injections'])} item(s) tried by fault injection in {probing['runs']} run(s), "
-            f"{probing['seconds']} s{cached}: {len(probing['harmless'])} harmless, "
+            f"{len(probing['injections'])} item(s) tried by fault injection in {probing['runs']} run(s): "
+            f"{len(probing['harmless'])} harmless, "
             f"{len(probing['needed'])} needed, {len(probing['untested'])} untested "
             f"(budget {probing['budget']})."
         )
@@ -420,10 +424,12 @@ def render_convert_text(result: ConvertResult) -> str:
             lines.append(f"  model error: {t['model_error']}")
     for r in data["rewrites"]:
         lines.append(f"rewrite: {r}")
-    probing = data["probing"]
+    probing = result.probing
     if probing:
+        injections = probing.get("injections")
         lines.append(
-            f"probed {len(probing['injections'])} item(s) in {probing['runs']} run(s), {probing['seconds']} s"
+            f"probed {len(injections) if isinstance(injections, list) else 0} item(s) by fault injection in "
+            f"{probing.get('runs')} run(s), {probing.get('seconds')} s"
             + (" (cached)" if probing.get("cached") else "")
         )
     for u in data["unverified"]:
