@@ -251,3 +251,13 @@ def test_a_boot_that_answered_is_ok_verified_and_a_failed_ok_is_a_model_error() 
     assert by["microvm"].status == "blocked" and by["microvm"].model_error.startswith("the model said ok")
     assert by["microvm"].details[-1].need == "boot:failed"
     assert by["unikraft"] == vs["unikraft"]  # no boot: the model's verdict stands
+
+
+def test_rt_sigreturn_while_serving_follows_signal_delivery() -> None:
+    # Go's runtime takes signals while it serves (preemption); the handler's return is rt_sigreturn
+    trace = _trace(("/usr/local/bin/server",), {"startup": SERVE, "serving": {"rt_sigreturn": {"ok": 3}}})
+    vs = _verdicts(_static("/usr/local/bin/server", glibc=False), trace)
+    for target in ("unikraft", "osv"):  # signal delivery is partial there, the table lacks the call
+        item = _it(vs[target], "syscall:rt_sigreturn")
+        assert item.support == "stubbable" and item.rule == "follows:process.signals:partial", item
+        assert vs[target].ok, vs[target].blockers

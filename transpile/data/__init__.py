@@ -275,6 +275,10 @@ class Remedies:
     programs: Mapping[str, Mapping[str, str]]
     needs: Mapping[str, str]
 
+    def specific(self, item: str, program: str) -> str:
+        """The program-specific remedy for ITEM, "" when the table has none."""
+        return self.programs.get(program, {}).get(item, "")
+
     def for_item(self, item: str, program: str = "") -> str:
         """The remedy for ITEM ("kind:name"), program-specific first, then by item, then by kind."""
         kind, _, name = item.partition(":")
@@ -292,3 +296,10 @@ def remedies() -> Remedies:
         {p: {str(k): str(v) for k, v in m.items()} for p, m in raw["programs"].items()},
         {str(k): str(v) for k, v in raw["needs"].items()},
     )
+
+
+@functools.cache
+def follow_facility() -> dict[str, str]:
+    """syscall -> why its support is that of its facility rather than the syscall table's."""
+    raw: dict[str, Any] = json.loads(_text("safe_stubs.json")).get("follow_facility", {})
+    return {k: str(v) for k, v in raw.items()}

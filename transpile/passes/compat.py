@@ -216,6 +216,13 @@ def _syscall_items(
             if not ctx.traced:
                 items.append(ItemVerdict(item, "stubbable", ev, "static-only:unverified"))
                 continue
+        follow = data.follow_facility().get(name)
+        if follow is not None and facility:
+            status = caps.facility(facility)
+            if status in ("supported", "faked", "partial"):
+                rule = f"follows:{facility}:{status}"
+                items.append(ItemVerdict(item, "stubbable", (*ev, follow), rule))
+                continue
         if stub is not None and stub.result != "untested":
             line = _probe_line(stub, f"{name} -> ENOSYS")
             if stub.result == "harmless":
@@ -463,25 +470,38 @@ def _static_only(it: ItemVerdict) -> bool:
     return bool(it.evidence) and it.evidence[0] == "evidence: static"
 
 
-def _need_of(it: ItemVerdict, missing_facilities: set[str]) -> str:
-    """The one need a missing item stands for: a fork is process.fork, not four blockers."""
+def _need_of(it: ItemVerdict, grouped: set[str]) -> str:
+    """The one need a missing item stands for: a fork is process.fork, not four blockers; calls of one
+    facility (getuid and geteuid) are that facility."""
     kind, _, name = it.item.partition(":")
     if kind == "syscall":
         if it.rule.startswith("process-model"):
             return "facility:process.exec" if name.startswith("exec") else "facility:process.fork"
         facility = fac.facility_of_syscall(name)
-        if facility and facility in missing_facilities:
+        if facility and facility in grouped:
             return f"facility:{facility}"
     return it.item
+
+
+def _grouped_facilities(missing: Sequence[ItemVerdict]) -> set[str]:
+    """Facilities that are missing themselves, or that two or more missing calls belong to."""
+    out = {it.item.split(":", 1)[1] for it in missing if it.item.startswith("facility:")}
+    seen: dict[str, int] = {}
+    for it in missing:
+        if it.item.startswith("syscall:") and not it.rule.startswith("process-model"):
+            facility = fac.facility_of_syscall(it.item.split(":", 1)[1])
+            if facility:
+                seen[facility] = seen.get(facility, 0) + 1
+    return out | {f for f, n in seen.items() if n > 1}
 
 
 def blockers(items: Sequence[ItemVerdict], program: str = "") -> tuple[Blocker, ...]:
     """The missing needs among ITEMS, one Blocker per need with all its evidence and a remedy."""
     missing = [it for it in items if it.support == "missing" and it.category == "need"]
-    facilities = {it.item.split(":", 1)[1] for it in missing if it.item.startswith("facility:")}
+    grouped = _grouped_facilities(missing)
     groups: dict[str, list[ItemVerdict]] = {}
     for it in missing:
-        groups.setdefault(_need_of(it, facilities), []).append(it)
+        groups.setdefault(_need_of(it, grouped), []).append(it)
     remedies = data.remedies()
     out: list[Blocker] = []
     for need, members in groups.items():
@@ -490,6 +510,10 @@ def blockers(items: Sequence[ItemVerdict], program: str = "") -> tuple[Blocker, 
         remedy = head.remedy or remedies.for_item(need, program)
         if need == "facility:process.exec" and any("is a shell script" in e for e in evidence):
             remedy = remedies.for_item("entrypoint:script")
+        elif any("returned 0 without running" in e for e in evidence) and not remedies.specific(
+            need, program
+        ):
+            remedy = remedies.for_item("fake:" + need.split(":", 1)[1])
         out.append(Blocker(need, head.rule, evidence, remedy, tuple(m.item for m in members)))
     return tuple(out)
 
