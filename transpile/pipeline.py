@@ -6,9 +6,9 @@ atomically into one output directory (a temp dir beside it, renamed into place a
 
 Exit codes (docs/convert.md): 0 the requested targets were emitted (auto: at least one unikernel);
 1 fell back (auto: no unikernel can run the app, so the hardened container recipe is emitted, next to the
-Linux VM when that fits; explicit targets: one of them is blocked) or --verify failed; 2 bad input
-(Dockerfile, image without entrypoint, output directory exists); 3 a needed component (the Docker engine,
-strace) is missing: the static part is still written and the report says what could not be verified.
+Linux VM when that fits; explicit targets: one of them is blocked or unknown) or --verify failed; 2 bad
+input (Dockerfile, image without entrypoint, output directory exists); 3 a needed component (the Docker
+engine, strace) is missing: the static part is still written and every verdict is unknown.
 """
 
 from __future__ import annotations
