@@ -261,3 +261,12 @@ def test_rt_sigreturn_while_serving_follows_signal_delivery() -> None:
         item = _it(vs[target], "syscall:rt_sigreturn")
         assert item.support == "stubbable" and item.rule == "follows:process.signals:partial", item
         assert vs[target].ok, vs[target].blockers
+
+
+def test_an_app_that_did_not_keep_running_leaves_the_unikernels_unknown() -> None:
+    died = replace(_trace(("/usr/sbin/app",), {"startup": SERVE}, app_ran=False), exit_status=1)
+    vs = _verdicts(_static(), died)
+    for target in ("unikraft", "nanos", "osv"):
+        assert vs[target].status == "unknown" and not vs[target].ok
+        assert "did not keep running" in vs[target].undecided[0]
+    assert vs["microvm"].ok

@@ -518,8 +518,10 @@ def blockers(items: Sequence[ItemVerdict], program: str = "") -> tuple[Blocker, 
     return tuple(out)
 
 
-def undecided(caps: Capabilities, traced: bool, image: bool) -> tuple[str, ...]:
-    """What evidence a verdict lacks, and what would decide it ("" when nothing is missing)."""
+def undecided(
+    caps: Capabilities, traced: bool, image: bool, trace: TraceFacts | None = None
+) -> tuple[str, ...]:
+    """What evidence a verdict lacks, and what would decide it (empty when nothing is missing)."""
     if not image:
         return (
             "no image: nothing is known of the program but the Dockerfile; building or naming the image "
@@ -529,6 +531,13 @@ def undecided(caps: Capabilities, traced: bool, image: bool) -> tuple[str, ...]:
         return (
             "no trace: the calls the app makes while it starts and serves are unknown; a sandboxed trace "
             "(the Docker engine running, without --no-trace) decides it",
+        )
+    if caps.kind == "unikernel" and trace is not None and not trace.app_ran:
+        status = f" with status {trace.exit_status}" if trace.exit_status is not None else ""
+        how = trace.exit_reason + status
+        return (
+            f"the app did not keep running in the sandbox ({how}): the trace shows its start-up, not what "
+            "it needs while serving; a run in which it serves (see the trace's stderr) decides it",
         )
     return ()
 
@@ -540,13 +549,14 @@ def finish(
     *,
     image: bool = True,
     program: str = "",
+    trace: TraceFacts | None = None,
 ) -> TargetVerdict:
     ordered = sorted(items, key=lambda it: it.item)
     details = blockers(ordered, program)
     counted = [it for it in ordered if it.category == "need" and not (traced and _static_only(it))]
     stubbed = sum(1 for it in counted if it.support == "stubbable")
     faked = sum(1 for it in counted if it.support == "faked")
-    missing_evidence = undecided(caps, traced, image)
+    missing_evidence = undecided(caps, traced, image, trace)
     status = "blocked" if details else ("unknown" if missing_evidence else "ok")
     score = 0.0
     if status == "ok":
@@ -568,7 +578,14 @@ def verdicts(facts: AssessFacts, targets: Iterable[Target]) -> tuple[TargetVerdi
     """One TargetVerdict per target, in the order given."""
     program = program_name(facts)
     return tuple(
-        finish(t.capabilities, t.assess(facts), facts.traced, image=facts.image, program=program)
+        finish(
+            t.capabilities,
+            t.assess(facts),
+            facts.traced,
+            image=facts.image,
+            program=program,
+            trace=facts.trace,
+        )
         for t in targets
     )
 
