@@ -500,7 +500,12 @@ def _probe(
     from transpile.passes import compat
 
     kinds = registry.kinds()
-    plan = compat.probe_plan([v for v in verdicts if kinds.get(v.target) == "unikernel"], trace)
+    # targets that a stub cannot save (a forking server, a non-PIE program on a PIE-only loader) are
+    # not probed: the budget goes to the verdicts the runs can decide
+    candidates = [
+        v for v in verdicts if kinds.get(v.target) == "unikernel" and compat.probing_can_change(v)
+    ]
+    plan = compat.probe_plan(candidates, trace)
     if not plan:
         return None
     if opts.probe_budget <= 0:

@@ -515,7 +515,22 @@ def blockers(items: Sequence[ItemVerdict], program: str = "") -> tuple[Blocker, 
         ):
             remedy = remedies.for_item("fake:" + need.split(":", 1)[1])
         out.append(Blocker(need, head.rule, evidence, remedy, tuple(m.item for m in members)))
-    return tuple(out)
+    # what no stub can change first: the process model, then the binary and the image, then the rest
+    return tuple(sorted(out, key=_blocker_order))
+
+
+def _blocker_order(b: Blocker) -> int:
+    if b.rule.startswith("process-model"):
+        return 0
+    if not b.need.startswith(("syscall:", "facility:")):
+        return 1
+    return 2
+
+
+def probing_can_change(v: TargetVerdict) -> bool:
+    """Whether fault injection could turn V into ok: no blocker is one that no stub can change (the
+    process model, the binary, the image, a static finding)."""
+    return all(_blocker_order(b) == 2 for b in v.details)
 
 
 def undecided(
