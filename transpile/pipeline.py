@@ -579,6 +579,7 @@ def story(result: ConvertResult, auto: bool) -> tuple[str, ...]:
         reasons = next((v.undecided[0] for v in verdicts if v.undecided), "")
         lines.append(f"Undecided: {reasons}." if reasons else "Undecided: no image.")
         lines.append("No recipe was written; the report lists what the Dockerfile alone shows.")
+        lines.append(f"Exit code {result.exit_code}.")
         return tuple(lines)
     if ok_uni:
         best = all_targets[ok_uni[0]]
