@@ -163,6 +163,7 @@ def analyze_image(
         architecture=config.architecture,
         dockerfile=dockerfile_path,
         user_span=_user_span(df, dockerfile_path),
+        workdir=config.working_dir,
     )
     return ImageAnalysis(
         reference=img.reference,
@@ -405,6 +406,10 @@ def convert(
                     unverified.append(f"no trace: {err.message}")
             else:
                 unverified.append("no trace (--no-trace): syscalls come from imported symbols only")
+        # the container fallback runs the image's own argv: with a rewrite, trace that program too
+        as_is = trace
+        if img is not None and trace is not None and rewrite_notes and trace_facts is None:
+            as_is = run_trace_step(img.rootfs, config, opts.duration, step)
         usage = RuntimeUsage((), (), 0)
         if img is not None and trace is not None:
             usage = evidence.runtime_usage(img.rootfs, trace, analysis.closure if analysis else None)
@@ -440,8 +445,9 @@ def convert(
             stdio_symlinks=static.stdio_symlinks,
             attack_surface=compat.attack_surface(trace),
             unverified=tuple(unverified),
-            seccomp_profile=seccomp.seccomp_profile(trace) if trace is not None else None,
+            seccomp_profile=seccomp.seccomp_profile(as_is) if as_is is not None else None,
             rewrites=rewrite_notes,
+            image_trace=as_is if as_is is not trace else None,
         )
 
         recipes: list[Recipe] = []
@@ -455,15 +461,6 @@ def convert(
                 # auto: a Linux VM is offered when it fits, but without any unikernel the conversion has
                 # fallen back; the hardened container is the drop-in recipe that always runs.
                 fallback = not to_emit or (opts.auto and not unikernels)
-                if fallback and rewrite_notes and trace is not None and opts.trace and trace_facts is None:
-                    # the container runs the image as it is, not the rewritten argv: its seccomp profile
-                    # must come from a trace of that program
-                    facts = replace(
-                        facts,
-                        seccomp_profile=seccomp.seccomp_profile(
-                            run_trace_step(img.rootfs, config, opts.duration, step)
-                        ),
-                    )
                 recipes = [_emit(t, facts) for t in to_emit]
                 if fallback:
                     recipes.append(registry.fallback().emit(facts))

@@ -270,3 +270,12 @@ def test_an_app_that_did_not_keep_running_leaves_the_unikernels_unknown() -> Non
         assert vs[target].status == "unknown" and not vs[target].ok
         assert "did not keep running" in vs[target].undecided[0]
     assert vs["microvm"].ok
+
+
+def test_unikraft_blocks_an_app_that_asks_for_the_workdir_kraft_ignores() -> None:
+    trace = _trace(("/usr/bin/python3",), {"startup": {**SERVE, "getcwd": {"ok": 1}}})
+    vs = _verdicts(replace(_static("/usr/bin/python3"), workdir="/srv"), trace)
+    assert [b.need for b in vs["unikraft"].details] == ["config:workdir"]
+    assert vs["nanos"].ok and vs["osv"].ok  # their recipes set the working directory
+    at_root = _verdicts(replace(_static("/usr/bin/python3"), workdir="/"), trace)
+    assert at_root["unikraft"].ok

@@ -58,6 +58,8 @@ class ConversionFacts:
     unverified: tuple[str, ...] = ()  # what the conversion could not check, and why
     seccomp_profile: JsonObject | None = None  # the profile derived from the trace
     rewrites: tuple[str, ...] = ()  # the single-process rewrites of argv the recipes run (and the trace ran)
+    # with rewrites: the trace of the image's own argv, which the container fallback runs unchanged
+    image_trace: TraceFacts | None = None
 
     def verdict(self, target: str) -> TargetVerdict | None:
         for v in self.verdicts:

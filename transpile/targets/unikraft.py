@@ -164,4 +164,28 @@ def pie_rule(facts: AssessFacts, caps: Capabilities) -> Iterator[ItemVerdict]:
         )
 
 
-TARGET = UnikernelTarget(data.capabilities("unikraft"), emit, rules=pie_rule)
+def workdir_rule(facts: AssessFacts, caps: Capabilities) -> Iterator[ItemVerdict]:
+    """kraft does not apply the image's WORKDIR (the program starts in /): an app that asks for its
+    working directory while it starts or serves depends on it."""
+    wd = facts.static.workdir
+    trace = facts.trace
+    if wd in ("", "/") or trace is None or "getcwd" not in trace.needed_syscalls:
+        return
+    yield ItemVerdict(
+        "config:workdir",
+        "missing",
+        (
+            f"image WORKDIR {wd}",
+            "trace: the app asked for its working directory (getcwd) while it started or served",
+            "kraft ignores WORKDIR: the program starts in /",
+        ),
+        "unikraft:no-workdir",
+    )
+
+
+def rules(facts: AssessFacts, caps: Capabilities) -> Iterator[ItemVerdict]:
+    yield from pie_rule(facts, caps)
+    yield from workdir_rule(facts, caps)
+
+
+TARGET = UnikernelTarget(data.capabilities("unikraft"), emit, rules=rules)
