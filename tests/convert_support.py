@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import atexit
 import functools
+import os
 import shutil
 import tempfile
 from dataclasses import dataclass
@@ -45,6 +46,8 @@ def converted(name: str, traced: bool = True) -> pipeline.ConvertResult:
 
 @functools.cache
 def _converted(name: str, traced: bool) -> pipeline.ConvertResult:
+    # fault-injection results are cached per image: keep this session's cache to itself
+    os.environ["XDG_CACHE_HOME"] = str(_session_dir() / "cache")
     out = _session_dir() / f"{name}-{'traced' if traced else 'static'}"
     opts = pipeline.ConvertOptions(
         dockerfile=dockerfile(name),

@@ -90,6 +90,8 @@ def test_engine_not_running_does_the_static_part_and_exits_3(
     assert report == json.loads((out / "report.json").read_text())
     assert any("cannot reach the Docker engine" in u for u in report["unverified"])
     assert report["emitted"] == [] and report["image"] == ""
+    assert {t["status"] for t in report["targets"]} == {"unknown"}  # never "ok" without evidence
+    assert report["story"][0].startswith("Undecided: no image")
     assert sorted(p.name for p in out.iterdir()) in (
         ["graph.html", "graph.svg", "report.json", "report.md"],
         ["graph.dot", "graph.html", "report.json", "report.md"],
@@ -123,13 +125,16 @@ def test_convert_archive_no_trace_json_and_quiet_stderr(
         "--format",
         "json",
     )
-    assert code == 0, stdout
+    assert code == 1, stdout  # no unikernel is decided without a trace: the fallback story
     assert err == ""  # progress is silent when stderr is not a terminal
     report = json.loads(stdout)
     targets = {t["target"]: t for t in report["targets"]}
-    assert targets["unikraft"]["ok"] is False and targets["nanos"]["ok"] is True
-    assert report["traced"] is False and "nanos" in report["emitted"]
-    assert (out / "nanos").is_dir()
+    # the static non-PIE program blocks unikraft; nothing blocks nanos, but nothing decides it either
+    assert targets["unikraft"]["status"] == "blocked" and targets["nanos"]["status"] == "unknown"
+    assert "trace" in targets["nanos"]["undecided"][0]
+    assert report["traced"] is False and report["emitted"] == ["microvm", "container"]
+    assert report["story"][0].startswith("Undecided whether a unikernel can run this image")
+    assert report["story"][-1] == "Exit code 1."
 
 
 def test_convert_an_image_without_a_dockerfile(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:

@@ -70,7 +70,9 @@ def test_forking_server_falls_back_to_the_container_with_the_fork_reason() -> No
         if t["target"] in ("unikraft", "nanos", "osv"):
             assert any("process.fork" in b and "did work" in b for b in t["blockers"]), t["blockers"]
     md = (out / "report.md").read_text()
-    assert "No unikernel target can run this image" in md and "did work" in md
+    assert md.count("No unikernel can run this image") == 1 and "did work" in md
+    assert "Drop-in fallback: the hardened container recipe (container/)" in md
+    assert result.story[-1] == "Exit code 1."
 
 
 def test_shell_script_falls_back_with_the_exec_reason() -> None:

@@ -265,6 +265,13 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
             "--no-trace", action="store_true", help="skip the sandboxed trace (static verdicts only)"
         )
         p.add_argument("--duration", type=float, default=8.0, metavar="S", help="trace duration in seconds")
+        p.add_argument(
+            "--probe-budget",
+            type=int,
+            default=12,
+            metavar="N",
+            help="fault-injection runs testing stubbed or missing items on the app (0: none; default 12)",
+        )
         p.add_argument("--verify", action="store_true", help="boot the VM recipe and probe the app")
         p.add_argument("--kernel", metavar="BZIMAGE", help="kernel for --verify (default: build or stock)")
         p.add_argument("-o", "--output", default="dockuni-out", metavar="DIR", help="output directory")
@@ -582,7 +589,10 @@ def _cmd_convert(args: argparse.Namespace) -> int:
         force=args.force,
         verify=args.verify,
         kernel=args.kernel,
+        probe_budget=args.probe_budget,
     )
+    if opts.probe_budget < 0:
+        raise DockuniError("--probe-budget must be 0 or more", file="--probe-budget")
     if opts.duration <= 0:
         raise DockuniError("--duration must be positive", file="--duration")
     result = pipeline.convert(opts, _steps(args.no_color))

@@ -6,9 +6,9 @@ atomically into one output directory (a temp dir beside it, renamed into place a
 
 Exit codes (docs/convert.md): 0 the requested targets were emitted (auto: at least one unikernel);
 1 fell back (auto: no unikernel can run the app, so the hardened container recipe is emitted, next to the
-Linux VM when that fits; explicit targets: one of them is blocked) or --verify failed; 2 bad input
-(Dockerfile, image without entrypoint, output directory exists); 3 a needed component (the Docker engine,
-strace) is missing: the static part is still written and the report says what could not be verified.
+Linux VM when that fits; explicit targets: one of them is blocked or unknown) or --verify failed; 2 bad
+input (Dockerfile, image without entrypoint, output directory exists); 3 a needed component (the Docker
+engine, strace) is missing: the static part is still written and every verdict is unknown.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ import tempfile
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 import networkx as nx
 
@@ -27,12 +28,12 @@ from transpile import targets as registry
 from transpile.errors import DockuniError, ExitCode
 from transpile.image.sources import ImageSource
 from transpile.ir import Dockerfile, Finding
-from transpile.model.conversion import ConversionFacts, ConvertResult, Recipe, Verification
+from transpile.model.conversion import ConversionFacts, ConvertResult, JsonObject, Recipe, Verification
 from transpile.model.image import AcquiredImage, ImageAnalysis, ImageConfig, RuntimeUsage
 from transpile.model.static import StaticEvidence
 from transpile.model.target import Target
 from transpile.model.trace import TraceFacts
-from transpile.model.verdict import AssessFacts, TargetVerdict
+from transpile.model.verdict import AssessFacts, ProbeOutcome, TargetVerdict
 from transpile.sandbox.runner import TraceOptions
 from transpile.syntax.ast import ParsedFile
 
@@ -65,6 +66,7 @@ class ConvertOptions:
     force: bool = False
     verify: bool = False
     kernel: str | None = None
+    probe_budget: int = 12  # fault-injection runs per conversion (0: no active probing)
 
     @property
     def auto(self) -> bool:
@@ -188,14 +190,119 @@ def assess(
     trace: TraceFacts | None,
     findings: Sequence[Finding],
     targets: Sequence[Target],
+    *,
+    probes: Mapping[str, ProbeOutcome] | None = None,
+    image: bool = True,
 ) -> tuple[nx.DiGraph, tuple[TargetVerdict, ...]]:
-    """The facility graph and one verdict per target."""
+    """The facility graph and one verdict per target (PROBES: fault-injection results by injection key)."""
     from transpile.passes import compat
     from transpile.passes import graph as gr
 
     graph = gr.build_graph(static, trace, [t.capabilities for t in targets])
-    facts = AssessFacts(graph, static, trace, tuple(findings))
+    facts = AssessFacts(graph, static, trace, tuple(findings), dict(probes or {}), image)
     return graph, compat.verdicts(facts, targets)
+
+
+# --- active probing (Loupe's method) ---------------------------------------------------------------------
+
+
+def _probe_cache_dir() -> Path:
+    import os
+
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "dockuni" / "probes"
+
+
+def probe_cache_key(img: AcquiredImage, config: ImageConfig, duration: float) -> str:
+    """The image's identity (layer digests, else its id) plus what the sandbox runs."""
+    import hashlib
+
+    ident = {
+        "image": list(img.layers) or [img.reference],
+        "config": config.to_json(),
+        "duration": duration,
+    }
+    return hashlib.sha256(json.dumps(ident, sort_keys=True).encode()).hexdigest()
+
+
+def _describe_failure(baseline: TraceFacts, run: TraceFacts) -> str:
+    failed = sorted(
+        f"{p.get('kind')} {p.get('target')}" for p in run.probes if not p.get("ok")
+    ) or sorted(f"{k} {t}" for k, t in baseline.passed_probes - run.passed_probes)
+    how = run.exit_reason + (f" with status {run.exit_status}" if run.exit_reason == "exited" else "")
+    what = f"the app {how}" + (f"; probe failed: {', '.join(failed)}" if failed else "")
+    tail = run.stderr_tail.strip().splitlines()[-1:] if run.stderr_tail.strip() else []
+    return what + (f"; stderr: {tail[0][:160]}" if tail else "")
+
+
+def run_probe_step(
+    rootfs: Path,
+    config: ImageConfig,
+    baseline: TraceFacts,
+    injections: Sequence[Any],
+    budget: int,
+    cache_key: str,
+    duration: float,
+    step: Step,
+) -> tuple[dict[str, ProbeOutcome], JsonObject]:
+    """Bisect INJECTIONS on the real app (at most BUDGET runs); results cached under the image's key."""
+    import time
+
+    from transpile.passes import compat
+    from transpile.sandbox import TraceOptions
+    from transpile.sandbox.inject import bisect, run_with_injections, still_passes
+
+    keys = sorted(i.key for i in injections)
+    cache = _probe_cache_dir() / f"{cache_key}.json"
+    with contextlib.suppress(OSError, ValueError, KeyError, TypeError):
+        stored = json.loads(cache.read_text(encoding="utf-8"))
+        summary_ = stored["summary"]
+        # a smaller budget's result is reused only when it left nothing untested
+        if stored.get("keys") == keys and (summary_.get("budget") == budget or not summary_.get("untested")):
+            outcomes = {
+                k: ProbeOutcome(k, v["result"], v.get("detail", "")) for k, v in stored["outcomes"].items()
+            }
+            return outcomes, dict(summary_) | {"cached": True}
+    opts = TraceOptions(duration_s=duration)
+    failures: list[tuple[frozenset[str], str]] = []
+
+    def passes(batch: tuple[Any, ...]) -> bool:
+        run = run_with_injections(rootfs, config, batch, opts)
+        ok = still_passes(baseline, run)
+        if not ok:
+            failures.append((frozenset(i.key for i in batch), _describe_failure(baseline, run)))
+        return ok
+
+    started = time.monotonic()
+    with step(f"probing {len(injections)} item(s) by fault injection (at most {budget} runs)"):
+        found = bisect(list(injections), passes, budget)
+    seconds = round(time.monotonic() - started, 1)
+    outcomes = compat.probe_outcomes(found.needed, found.harmless, found.untested)
+    for inj in found.needed:  # the smallest failing run that held the item says how the app failed
+        held = [(len(k), d) for k, d in failures if inj.key in k]
+        if held:
+            outcomes[inj.key] = ProbeOutcome(inj.key, "needed", min(held)[1])
+    summary: JsonObject = {
+        "budget": budget,
+        "runs": found.runs,
+        "seconds": seconds,
+        "cached": False,
+        "injections": list(keys),
+        "needed": [i.key for i in found.needed],
+        "harmless": [i.key for i in found.harmless],
+        "untested": [i.key for i in found.untested],
+    }
+    with contextlib.suppress(OSError):
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        tmp = cache.with_suffix(".tmp")
+        body = {
+            "keys": keys,
+            "outcomes": {k: {"result": o.result, "detail": o.detail} for k, o in outcomes.items()},
+            "summary": summary,
+        }
+        tmp.write_text(json.dumps(body, sort_keys=True))
+        tmp.replace(cache)
+    return outcomes, summary
 
 
 # --- the whole conversion ---------------------------------------------------------------------------
@@ -239,7 +346,7 @@ def convert(
     trace_facts: TraceFacts | None = None,
 ) -> ConvertResult:
     """Run the whole conversion and write OPTS.output atomically. TRACE_FACTS reuses a recorded trace."""
-    from transpile.passes import compat, evidence, seccomp
+    from transpile.passes import compat, evidence, rewrites, seccomp
     from transpile.passes import graph as gr
 
     output = Path(opts.output)
@@ -263,6 +370,8 @@ def convert(
             unverified.append(f"no image: {err.message}; verdicts rest on the Dockerfile alone")
         trace: TraceFacts | None = None
         analysis: ImageAnalysis | None = None
+        trace_config: ImageConfig | None = None
+        rewrite_notes: tuple[str, ...] = ()
         if img is None:
             assert df is not None and opts.dockerfile is not None  # re-raised above otherwise
             static = _static_from_dockerfile(df, opts.dockerfile)
@@ -278,11 +387,13 @@ def convert(
             analysis = analyze_image(img, df, opts.dockerfile or img.reference, step)
             static, config = analysis.static, analysis.config
             findings = (*findings, *analysis.findings)
+            # the recipes run the single-process rewrite of argv: trace (and judge) that program
+            trace_config, rewrite_notes = rewrites.recipe_config(config)
             if trace_facts is not None:
                 trace = trace_facts
             elif opts.trace:
                 try:
-                    trace = run_trace_step(img.rootfs, config, opts.duration, step)
+                    trace = run_trace_step(img.rootfs, trace_config, opts.duration, step)
                 except DockuniError as err:
                     if err.exit_code != EXIT_ENVIRONMENT:
                         raise
@@ -290,12 +401,23 @@ def convert(
                     unverified.append(f"no trace: {err.message}")
             else:
                 unverified.append("no trace (--no-trace): syscalls come from imported symbols only")
+        # the container fallback runs the image's own argv: with a rewrite, trace that program too
+        as_is = trace
+        if img is not None and trace is not None and rewrite_notes and trace_facts is None:
+            as_is = run_trace_step(img.rootfs, config, opts.duration, step)
         usage = RuntimeUsage((), (), 0)
         if img is not None and trace is not None:
             usage = evidence.runtime_usage(img.rootfs, trace, analysis.closure if analysis else None)
 
         with step("building the facility graph and the verdicts"):
-            graph, verdicts = assess(static, trace, findings, targets)
+            graph, verdicts = assess(static, trace, findings, targets, image=img is not None)
+        probing: JsonObject | None = None
+        if img is not None and trace is not None and trace_config is not None:
+            probing = _probe(opts, img, trace_config, trace, verdicts, unverified, step)
+            if probing is not None:
+                graph, verdicts = assess(
+                    static, trace, findings, targets, probes=_outcomes_of(probing), image=True
+                )
         ranking = tuple(v.target for v in compat.rank(verdicts))
         if img is None:
             unverified.append("no recipes: they need the image's files")
@@ -318,7 +440,9 @@ def convert(
             stdio_symlinks=static.stdio_symlinks,
             attack_surface=compat.attack_surface(trace),
             unverified=tuple(unverified),
-            seccomp_profile=seccomp.seccomp_profile(trace) if trace is not None else None,
+            seccomp_profile=seccomp.seccomp_profile(as_is) if as_is is not None else None,
+            rewrites=rewrite_notes,
+            image_trace=as_is if as_is is not trace else None,
         )
 
         recipes: list[Recipe] = []
@@ -327,20 +451,15 @@ def convert(
         if img is not None:
             with step("emitting recipes"):
                 to_emit = ranking if opts.auto else tuple(t for t in opts.targets if t in ranking)
-                recipes = [_emit(t, facts) for t in to_emit]
-                # auto: a Linux VM is offered when it fits, but without any unikernel the conversion has
-                # fallen back; the hardened container is the recipe that always runs.
                 kinds = registry.kinds()
                 unikernels = [t for t in to_emit if kinds.get(t) == "unikernel"]
-                fallback = not recipes or (opts.auto and not unikernels)
+                # auto: a Linux VM is offered when it fits, but without any unikernel the conversion has
+                # fallen back; the hardened container is the drop-in recipe that always runs.
+                fallback = not to_emit or (opts.auto and not unikernels)
+                recipes = [_emit(t, facts) for t in to_emit]
                 if fallback:
                     recipes.append(registry.fallback().emit(facts))
-        if exit_env:
-            code = EXIT_ENVIRONMENT
-        elif fallback or (not opts.auto and len(to_emit) < len(opts.targets)):
-            code = EXIT_FALLBACK
-        else:
-            code = EXIT_OK
+        code = exit_code_for(opts, exit_env, fallback, to_emit)
 
         result = ConvertResult(
             facts=facts,
@@ -353,7 +472,9 @@ def convert(
             output=opts.output,
             notes=tuple((r.target, tuple(r.notes)) for r in recipes),
             static=static,
+            probing=probing,
         )
+        result = replace(result, story=story(result, opts.auto))
         result = _write_output(output, opts, result, graph, recipes, img, step)
     return result
 
@@ -366,6 +487,150 @@ def _load_static(opts: ConvertOptions, step: Step) -> tuple[Dockerfile | None, t
         return None, ()
     with step("parsing the Dockerfile"):
         return _parse_and_check(opts.dockerfile, opts.build_args)
+
+
+def _probe(
+    opts: ConvertOptions,
+    img: AcquiredImage,
+    config: ImageConfig,
+    trace: TraceFacts,
+    verdicts: tuple[TargetVerdict, ...],
+    unverified: list[str],
+    step: Step,
+) -> JsonObject | None:
+    """Fault injection for the items that would block a unikernel or that it would stub or fake."""
+    from transpile.passes import compat
+
+    kinds = registry.kinds()
+    # targets that a stub cannot save (a forking server, a non-PIE program on a PIE-only loader) are
+    # not probed: the budget goes to the verdicts the runs can decide
+    candidates = [
+        v for v in verdicts if kinds.get(v.target) == "unikernel" and compat.probing_can_change(v)
+    ]
+    plan = compat.probe_plan(candidates, trace)
+    if not plan:
+        return None
+    if opts.probe_budget <= 0:
+        unverified.append(
+            f"not probed (--probe-budget 0): {len(plan)} stubbed, faked or missing item(s) rest on tables "
+            "and Loupe's data instead of this app's own runs"
+        )
+        return None
+    if not trace.app_ran:
+        unverified.append("not probed: the app did not keep running in the sandbox, so no run compares")
+        return None
+    key = probe_cache_key(img, config, opts.duration)
+    try:
+        outcomes, summary = run_probe_step(
+            img.rootfs, config, trace, plan, opts.probe_budget, key, opts.duration, step
+        )
+    except DockuniError as err:
+        unverified.append(f"not probed: {err.message}")
+        return None
+    untested = summary.get("untested")
+    if isinstance(untested, list) and untested:
+        unverified.append(
+            f"probe budget ({opts.probe_budget} runs) spent before {len(untested)} item(s) were tried: "
+            "raise --probe-budget to decide them"
+        )
+    summary["outcomes"] = {k: [o.result, o.detail] for k, o in sorted(outcomes.items())}
+    return summary
+
+
+def _outcomes_of(probing: JsonObject) -> dict[str, ProbeOutcome]:
+    raw = probing.get("outcomes") or {}
+    assert isinstance(raw, dict)
+    out: dict[str, ProbeOutcome] = {}
+    for k, v in raw.items():
+        assert isinstance(v, list)
+        out[k] = ProbeOutcome(k, str(v[0]), str(v[1]))  # type: ignore[arg-type]
+    return out
+
+
+def exit_code_for(opts: ConvertOptions, exit_env: bool, fallback: bool, emitted: Sequence[str]) -> int:
+    """docs/convert.md's table: 3 a component missing, 1 fell back or a requested target is not emitted,
+    0 otherwise."""
+    if exit_env:
+        return int(EXIT_ENVIRONMENT)
+    if fallback or (not opts.auto and len(emitted) < len(opts.targets)):
+        return int(EXIT_FALLBACK)
+    return int(EXIT_OK)
+
+
+def _first_reason(v: TargetVerdict) -> str:
+    if v.status == "unknown":
+        return "unknown"
+    if v.details:
+        b = v.details[0]
+        more = f" (+{len(v.details) - 1} more)" if len(v.details) > 1 else ""
+        return f"{b.need}{more}"
+    return v.status
+
+
+def story(result: ConvertResult, auto: bool) -> tuple[str, ...]:
+    """The outcome in a few sentences, the same in the console and in report.md; none contradicts
+    another, nor the exit code (docs/convert.md)."""
+    all_targets = {t.capabilities.name: t.capabilities for t in registry.all_targets()}
+    verdicts = result.facts.verdicts
+    unikernels = [v for v in verdicts if all_targets[v.target].kind == "unikernel"]
+    vms = [v for v in verdicts if all_targets[v.target].kind == "linux-vm"]
+    fallback_name = registry.fallback().capabilities.name
+    ok_uni = [t for t in result.ranking if all_targets[t].kind == "unikernel" and t in result.emitted]
+    lines: list[str] = []
+    if not result.facts.image_reference and not result.emitted:
+        reasons = next((v.undecided[0] for v in verdicts if v.undecided), "")
+        lines.append(f"Undecided: {reasons}." if reasons else "Undecided: no image.")
+        lines.append("No recipe was written; the report lists what the Dockerfile alone shows.")
+        lines.append(f"Exit code {result.exit_code}.")
+        return tuple(lines)
+    if ok_uni:
+        best = all_targets[ok_uni[0]]
+        lines.append(f"{best.title} can run this image (recipe {ok_uni[0]}/, the best-ranked unikernel).")
+        if len(result.emitted) > 1:
+            lines.append("Emitted, best first: " + ", ".join(f"{t}/" for t in result.emitted) + ".")
+    elif auto:
+        unknown = [v for v in unikernels if v.status == "unknown"]
+        if unknown:
+            lines.append(
+                "Undecided whether a unikernel can run this image: " + unknown[0].undecided[0] + "."
+            )
+        else:
+            why = "; ".join(f"{v.target}: {_first_reason(v)}" for v in unikernels)
+            lines.append(f"No unikernel can run this image ({why}).")
+        for vm in vms:
+            title = all_targets[vm.target].title
+            if vm.target in result.emitted:
+                lines.append(
+                    f"Recommended: the {title} recipe ({vm.target}/), a specialized Linux VM (not a "
+                    "unikernel) that runs the app unchanged."
+                )
+            else:
+                lines.append(f"The {title} cannot run it either: {_first_reason(vm)}.")
+    if not auto:
+        for name in result.facts.verdicts:
+            if name.target not in result.emitted:
+                lines.append(
+                    f"{name.target} was requested but not emitted: {name.label} ({_first_reason(name)})."
+                )
+    if result.fallback:
+        lines.append(
+            f"Drop-in fallback: the hardened container recipe ({fallback_name}/) runs the image as it is."
+        )
+    lines.append(f"Exit code {result.exit_code}.")
+    return tuple(lines)
+
+
+def apply_verification(
+    result: ConvertResult, boots: Mapping[str, Mapping[str, str]], auto: bool
+) -> ConvertResult:
+    """Boots are the strongest evidence: fold them into the verdicts, then retell the story."""
+    from transpile.passes import compat
+
+    if not boots:
+        return result
+    verdicts = compat.apply_boots(result.facts.verdicts, boots)
+    result = replace(result, facts=replace(result.facts, verdicts=verdicts))
+    return replace(result, story=story(result, auto))
 
 
 def _acquire(opts: ConvertOptions, stack: contextlib.ExitStack[bool | None], step: Step) -> AcquiredImage:
@@ -450,14 +715,8 @@ def _verify(
             continue  # the container fallback runs the image as it is
         with step(f"booting the {name} recipe and probing the app"):
             done.append(registry.get(name).verify(tmp / name, result.facts, rootfs, options))
-    by_target = {v.target: v for v in done}
+    boots = {v.target: {"status": v.status, "detail": v.detail} for v in done}
     failed = {v.target for v in done if v.status == "failed"}
-    verdicts = tuple(
-        replace(v, ok=False, blockers=(*v.blockers, f"boot: {by_target[v.target].detail} [verify:failed]"))
-        if v.target in failed
-        else v
-        for v in result.facts.verdicts
-    )
 
     def measured_order(v: Verification) -> tuple[float, int, int]:
         seconds = v.boot_to_reply_s if v.boot_to_reply_s is not None else float("inf")
@@ -469,13 +728,9 @@ def _verify(
     code = result.exit_code
     if failed:
         code = max(code, EXIT_FALLBACK)
-    return replace(
-        result,
-        facts=replace(result.facts, verdicts=verdicts),
-        ranking=ranking,
-        verifications=tuple(done),
-        exit_code=code,
-    )
+    result = replace(result, ranking=ranking, verifications=tuple(done), exit_code=code)
+    return apply_verification(result, boots, opts.auto)
+
 
 
 def _package(tmp: Path, rootfs: Path, result: ConvertResult, step: Step) -> ConvertResult:

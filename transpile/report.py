@@ -175,17 +175,34 @@ def _convert_target_json(result: ConvertResult, verdict: TargetVerdict) -> dict[
         static_only = it.evidence[:1] == ("evidence: static",)
         if result.facts.trace is not None and it.support in ("stubbable", "faked") and static_only:
             counts["imported_only"] += 1
+    classes = {"shutdown-only": 0, "tolerated-failure": 0, "feature-probe": 0}
+    for it in verdict.items:
+        if it.category in classes:
+            classes[it.category] += 1
+    counts.update({k.replace("-", "_"): v for k, v in classes.items()})
     rank = result.ranking.index(verdict.target) + 1 if verdict.target in result.ranking else None
     return {
         "target": verdict.target,
         "ok": verdict.ok,
+        "status": verdict.status,
+        "label": verdict.label,
         "emitted": verdict.target in result.emitted,
         "rank": rank,
         "score": verdict.score,
         "counts": counts,
         "blockers": list(verdict.blockers),
+        "blocker_details": [b.to_json() for b in verdict.details],
+        "undecided": list(verdict.undecided),
+        "verified": verdict.verified or None,
+        "model_error": verdict.model_error or None,
         "items": [
-            {"item": it.item, "support": it.support, "rule": it.rule, "evidence": list(it.evidence)}
+            {
+                "item": it.item,
+                "support": it.support,
+                "category": it.category,
+                "rule": it.rule,
+                "evidence": list(it.evidence),
+            }
             for it in verdict.items
         ],
     }
@@ -198,6 +215,9 @@ def _convert_trace_json(trace: TraceFacts | None) -> dict[str, Any] | None:
         "argv": list(trace.argv),
         "exit_reason": trace.exit_reason,
         "syscalls": sorted(trace.syscall_names),
+        "needed_syscalls": sorted(trace.needed_syscalls),
+        "shutdown_only": sorted(trace.shutdown_only),
+        "tolerated_failures": sorted(trace.tolerated_failures),
         "processes": sum(1 for p in trace.processes if not p.is_thread),
         "threads": sum(1 for p in trace.processes if p.is_thread),
         "execs": [list(e) for e in trace.execs],
@@ -217,6 +237,14 @@ def convert_to_json(result: ConvertResult) -> dict[str, Any]:
         "dockerfile": facts.dockerfile_path,
         "image": facts.image_reference,
         "argv": list(facts.argv),
+        "story": list(result.story),
+        "rewrites": list(facts.rewrites),
+        # timings and cache hits vary between identical runs: the console shows them, the report does not
+        "probing": (
+            {k: v for k, v in result.probing.items() if k not in ("seconds", "cached")}
+            if result.probing
+            else None
+        ),
         "traced": facts.trace is not None,
         "trace": _convert_trace_json(facts.trace),
         "unverified": list(result.unverified),
@@ -265,10 +293,23 @@ def render_convert_markdown(result: ConvertResult) -> str:
     if data["image"]:
         out.append(f"Image: `{data['image']}`")
     out.append("")
-    if data["fallback"]:
-        out.append("**No unikernel target can run this image: emitted the hardened container fallback.**\n")
-    elif data["emitted"]:
-        out.append(f"Emitted: {', '.join(data['emitted'])} (best first).\n")
+    story = [_md_escape(line) for line in data["story"]]
+    out.extend(f"**{line}**" if i == 0 else line for i, line in enumerate(story))
+    out.append("")
+    if data["rewrites"]:
+        out.append("## Rewrites (the recipes run, and the trace ran, this argv)\n")
+        out.extend(f"- {_md_escape(r)}" for r in data["rewrites"])
+        out.append("")
+    probing = data["probing"]
+    if probing:
+        out.append("## Active probing\n")
+        out.append(
+            f"{len(probing['injections'])} item(s) tried by fault injection in {probing['runs']} run(s): "
+            f"{len(probing['harmless'])} harmless, "
+            f"{len(probing['needed'])} needed, {len(probing['untested'])} untested "
+            f"(budget {probing['budget']})."
+        )
+        out.append("")
     if data["unverified"]:
         out.append("## Not verified\n")
         out.extend(f"- {u}" for u in data["unverified"])
@@ -279,7 +320,7 @@ def render_convert_markdown(result: ConvertResult) -> str:
     out.append("|---|---|---|---|---|---|---|")
     for t in data["targets"]:
         c = t["counts"]
-        verdict = "ok" if t["ok"] else "blocked"
+        verdict = t["label"]
         rank = str(t["rank"]) if t["rank"] else "-"
         out.append(
             f"| {t['target']} | {verdict} | {rank} | {c['supported']} | {c['faked']} | "
@@ -301,12 +342,28 @@ def render_convert_markdown(result: ConvertResult) -> str:
         )
     out.append("")
     for t in data["targets"]:
-        out.append(f"## {t['target']}: {'ok' if t['ok'] else 'blocked'}\n")
-        if t["blockers"]:
+        out.append(f"## {t['target']}: {t['label']}\n")
+        if t["model_error"]:
+            out.append(f"Model error: {_md_escape(t['model_error'])}\n")
+        for u in t["undecided"]:
+            out.append(f"Unknown: {_md_escape(u)}\n")
+        if t["blocker_details"]:
             out.append("Blocked by:\n")
-            out.extend(f"- {_md_escape(b)}" for b in t["blockers"])
+            for b in t["blocker_details"]:
+                ev = "; ".join(e for e in b["evidence"] if not e.startswith("evidence:"))[:400]
+                out.append(f"- **{b['item']}** [{_md_escape(b['rule'])}]: {_md_escape(ev)}")
+                out.append(f"  - remedy: {_md_escape(b['remedy'])}")
             out.append("")
-        shown = [i for i in t["items"] if i["support"] in ("stubbable", "faked")]
+        apart = [i for i in t["items"] if i["category"] != "need"]
+        if apart:
+            out.append("Not needs (never block):\n")
+            for i in apart:
+                ev = "; ".join(e for e in i["evidence"] if not e.startswith("evidence:"))[:200]
+                out.append(f"- {i['item']}: {i['category']} [{_md_escape(i['rule'])}] {_md_escape(ev)}")
+            out.append("")
+        shown = [
+            i for i in t["items"] if i["support"] in ("stubbable", "faked") and i["category"] == "need"
+        ]
         imported_only = [i for i in shown if data["traced"] and i["evidence"][:1] == ["evidence: static"]]
         shown = [i for i in shown if i not in imported_only]
         if shown:
@@ -360,7 +417,7 @@ def render_convert_text(result: ConvertResult) -> str:
     data = convert_to_json(result)
     lines: list[str] = []
     for t in data["targets"]:
-        state = "ok" if t["ok"] else "blocked"
+        state = t["label"]
         mark = f" (rank {t['rank']})" if t["rank"] else ""
         c = t["counts"]
         lines.append(
@@ -368,18 +425,31 @@ def render_convert_text(result: ConvertResult) -> str:
             f"stubbed {c['stubbable']}, missing {c['missing']}"
             + (f" ({c['imported_only']} of them only imported, never called)" if c["imported_only"] else "")
         )
-        lines.extend(f"  - {b}" for b in t["blockers"][:5])
-        if len(t["blockers"]) > 5:
-            lines.append(f"  ... and {len(t['blockers']) - 5} more (report.md)")
+        for b in t["blocker_details"][:5]:
+            lines.append(f"  - {b['item']} [{b['rule']}]")
+            lines.append(f"    remedy: {b['remedy']}")
+        if len(t["blocker_details"]) > 5:
+            lines.append(f"  ... and {len(t['blocker_details']) - 5} more (report.md)")
+        if t["model_error"]:
+            lines.append(f"  model error: {t['model_error']}")
         v = (data["verify"] or {}).get(t["target"])
         if v is not None and v["status"] == "answered":
             lines.append(f"  booted: first reply after {v['boot_to_reply_s']:.2f} s ({v['accelerator']})")
         elif v is not None and v["status"] == "skipped":
             lines.append(f"  not booted: {v['detail']}")
+    for r in data["rewrites"]:
+        lines.append(f"rewrite: {r}")
+    probing = result.probing
+    if probing:
+        injections = probing.get("injections")
+        lines.append(
+            f"probed {len(injections) if isinstance(injections, list) else 0} item(s) by fault injection in "
+            f"{probing.get('runs')} run(s), {probing.get('seconds')} s"
+            + (" (cached)" if probing.get("cached") else "")
+        )
     for u in data["unverified"]:
         lines.append(f"not verified: {u}")
-    if data["fallback"]:
-        lines.append("fell back to the hardened container recipe")
+    lines.extend(data["story"])
     if data["emitted"]:
         lines.append(f"wrote {', '.join(data['emitted'])} to {result.output}/")
     else:

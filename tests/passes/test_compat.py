@@ -256,7 +256,8 @@ def test_no_trace_static_findings_of_error_severity_block() -> None:
     finding = Finding("DU501", "error", "sctp", Span("Dockerfile", 3, 1, 3, 10), need="network.sctp")
     _, found = pipeline.assess(STATIC, None, (finding,), registry.convertible())
     vs = {v.target: v for v in found}
-    assert not vs["nanos"].ok and vs["osv"].ok
+    assert vs["nanos"].status == "blocked"
+    assert vs["osv"].status == "unknown"  # nothing blocks it, but without a trace nothing decides it
     assert "Dockerfile:3:1" in vs["nanos"].blockers[0]
     traced = _trace((MAIN,))
     _, found2 = pipeline.assess(STATIC, traced, (finding,), registry.convertible())

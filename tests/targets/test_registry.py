@@ -6,6 +6,7 @@ import ast
 import json
 import sys
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -14,6 +15,7 @@ import transpile
 from transpile import pipeline
 from transpile import targets as registry
 from transpile.model.target import Target
+from transpile.model.trace import TraceFacts
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "examples" / "hello"
@@ -95,10 +97,31 @@ def test_a_toy_target_needs_only_its_module_and_data(toy_target: str, tmp_path: 
         trace=False,
         output=str(tmp_path / "out"),
     )
-    result = pipeline.convert(opts)
-    assert result.emitted == ("toy",) and result.exit_code == 0
-    assert json.loads((tmp_path / "out" / "toy" / "toy.json").read_text())["argv"][0].endswith("hello")
-    report = json.loads((tmp_path / "out" / "report.json").read_text())
+    # a unikernel verdict needs a trace: without one it is unknown and the container is the fallback
+    undecided = pipeline.convert(opts)
+    assert undecided.emitted == ("container",) and undecided.exit_code == 1
+    assert undecided.facts.verdicts[0].status == "unknown"
+    # with a (recorded) trace of the hello program it is decided
+    hello = TraceFacts(
+        argv=("/usr/local/bin/hello",),
+        duration_s=0.1,
+        exit_reason="exited",
+        exit_status=0,
+        processes=(),
+        syscalls=(("write", 1), ("exit_group", 1)),
+        files=(),
+        execs=(("/usr/local/bin/hello",),),
+        dlopened=(),
+        sockets=(),
+        signals=(),
+        listening_ports=(),
+        outcomes={"startup": {"write": {"ok": 1}, "exit_group": {"ok": 1}}},
+    )
+    opts = replace(opts, output=str(tmp_path / "out2"))
+    result = pipeline.convert(opts, trace_facts=hello)
+    assert result.emitted == ("toy",) and result.exit_code == 0, result.story
+    assert json.loads((tmp_path / "out2" / "toy" / "toy.json").read_text())["argv"][0].endswith("hello")
+    report = json.loads((tmp_path / "out2" / "report.json").read_text())
     assert [t["target"] for t in report["targets"]] == ["toy"]
 
 

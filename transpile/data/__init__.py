@@ -209,3 +209,97 @@ def known_syscalls() -> frozenset[str]:
     for caps in all_capabilities():
         names |= caps.syscalls.implemented | caps.syscalls.faked
     return frozenset(names)
+
+
+@dataclass(frozen=True)
+class LoupeApp:
+    """One app's Loupe record: syscall -> how its workload still passed ("f", "s", "b" or "-")."""
+
+    name: str
+    workload: str
+    record: str
+    programs: tuple[str, ...]
+    calls: Mapping[str, str]
+
+    def passes_without(self, syscall: str) -> str:
+        """"" when the record does not show the call, "-" when needed, else "f", "s", "b" combinations."""
+        return self.calls.get(syscall, "")
+
+
+@functools.cache
+def loupe_apps() -> dict[str, LoupeApp]:
+    """Loupe's per-app records (loupe-apps.json), by app name."""
+    raw: dict[str, Any] = json.loads(_text("loupe-apps.json"))["apps"]
+    return {
+        name: LoupeApp(
+            name,
+            str(e["workload"]),
+            str(e["record"]),
+            tuple(e.get("programs") or (name,)),
+            {str(k): str(v) for k, v in e["calls"].items()},
+        )
+        for name, e in raw.items()
+    }
+
+
+def loupe_app_for(program: str) -> LoupeApp | None:
+    """The Loupe record of the app whose executable is PROGRAM (a basename), if Loupe measured it."""
+    for app in loupe_apps().values():
+        if program in app.programs:
+            return app
+    return None
+
+
+@functools.cache
+def osv_libc_exports() -> frozenset[str]:
+    """Syscall-wrapper functions OSv's libc exports to dynamically linked glibc programs."""
+    return frozenset(_lines("osv-libc-symbols.txt"))
+
+
+@dataclass(frozen=True)
+class FeatureProbe:
+    syscall: str
+    kind: str
+    what: str
+    source: str
+
+
+@functools.cache
+def feature_probes() -> dict[str, FeatureProbe]:
+    raw: dict[str, Any] = json.loads(_text("feature-probes.json"))["probes"]
+    return {k: FeatureProbe(k, str(v["kind"]), str(v["what"]), str(v["source"])) for k, v in raw.items()}
+
+
+@dataclass(frozen=True)
+class Remedies:
+    programs: Mapping[str, Mapping[str, str]]
+    needs: Mapping[str, str]
+
+    def specific(self, item: str, program: str) -> str:
+        """The program-specific remedy for ITEM, "" when the table has none."""
+        return self.programs.get(program, {}).get(item, "")
+
+    def for_item(self, item: str, program: str = "") -> str:
+        """The remedy for ITEM ("kind:name"), program-specific first, then by item, then by kind."""
+        kind, _, name = item.partition(":")
+        specific = self.programs.get(program, {}).get(item)
+        if specific:
+            return specific
+        text = self.needs.get(item) or self.needs.get(kind, "")
+        return text.replace("{name}", name)
+
+
+@functools.cache
+def remedies() -> Remedies:
+    raw: dict[str, Any] = json.loads(_text("remedies.json"))
+    return Remedies(
+        {p: {str(k): str(v) for k, v in m.items()} for p, m in raw["programs"].items()},
+        {str(k): str(v) for k, v in raw["needs"].items()},
+    )
+
+
+@functools.cache
+def follow_facility() -> dict[str, str]:
+    """syscall -> why its support is that of its facility rather than the syscall table's."""
+    raw: dict[str, Any] = json.loads(_text("safe_stubs.json")).get("follow_facility", {})
+    return {k: str(v) for k, v in raw.items()}

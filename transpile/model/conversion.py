@@ -57,6 +57,9 @@ class ConversionFacts:
     attack_surface: AttackSurface = field(default_factory=lambda: AttackSurface(0, 0, 0))
     unverified: tuple[str, ...] = ()  # what the conversion could not check, and why
     seccomp_profile: JsonObject | None = None  # the profile derived from the trace
+    rewrites: tuple[str, ...] = ()  # the single-process rewrites of argv the recipes run (and the trace ran)
+    # with rewrites: the trace of the image's own argv, which the container fallback runs unchanged
+    image_trace: TraceFacts | None = None
 
     def verdict(self, target: str) -> TargetVerdict | None:
         for v in self.verdicts:
@@ -91,6 +94,9 @@ class ConvertResult:
     notes: tuple[tuple[str, tuple[str, ...]], ...] = ()  # per emitted recipe: its notes
     files: tuple[str, ...] = ()  # every file written, relative to the output dir
     static: StaticEvidence | None = None  # what the graph and verdicts rested on besides the trace
+    # fault injection: {"runs", "seconds", "cached", "budget", "injections", "needed", "harmless", "untested"}
+    probing: JsonObject | None = None
+    story: tuple[str, ...] = ()  # the outcome in a few sentences: the report and the console say these
 
 
 @dataclass(frozen=True)

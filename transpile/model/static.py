@@ -36,6 +36,7 @@ class StaticEvidence:
     architecture: str = "amd64"
     dockerfile: str = ""  # path of the Dockerfile, for file:line evidence
     user_span: str = ""  # "Dockerfile:7:1" of the USER instruction, when known
+    workdir: str = ""  # the image's WORKDIR ("" or "/" when none)
 
     @property
     def program(self) -> ElfObject | None:

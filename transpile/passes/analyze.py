@@ -69,6 +69,7 @@ def analyze(
         architecture=config.architecture,
         dockerfile=dockerfile_path,
         user_span=user_span,
+        workdir=config.working_dir,
     )
     return ImageAnalysis(
         source=img.source,

@@ -9,14 +9,24 @@ deliberately conservative and every item says which rule decided it and on which
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import posixpath
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import replace
 
 from transpile import data
 from transpile.model.conversion import AttackSurface
 from transpile.model.image import is_root_user, is_shell
 from transpile.model.target import Capabilities, Target
-from transpile.model.trace import TraceFacts
-from transpile.model.verdict import AssessFacts, ItemVerdict, Support, TargetVerdict
+from transpile.model.trace import FileAccess, Injection, TraceFacts
+from transpile.model.verdict import (
+    AssessFacts,
+    Blocker,
+    Category,
+    ItemVerdict,
+    ProbeOutcome,
+    Support,
+    TargetVerdict,
+)
 from transpile.passes import facilities as fac
 from transpile.passes import graph as gr
 
@@ -82,6 +92,80 @@ def _process_dependence(ctx: AssessFacts) -> dict[str, tuple[str, ...]]:
     return {k: tuple(v) for k, v in out.items()}
 
 
+def program_name(ctx: AssessFacts) -> str:
+    """The basename of the program the recipe runs (argv[0] as named, else the program ELF)."""
+    argv = ctx.trace.argv if ctx.trace is not None and ctx.trace.argv else ctx.static.argv
+    if argv:
+        return posixpath.basename(argv[0])
+    program = ctx.static.program
+    return posixpath.basename(program.path) if program is not None else ""
+
+
+def stub_key(syscall: str) -> str:
+    return Injection(syscall, error="ENOSYS").key
+
+
+def fake_key(syscall: str) -> str:
+    return Injection(syscall, retval=0).key
+
+
+def _outcome_text(results: Mapping[str, int]) -> str:
+    return ", ".join(f"{k} x{v}" for k, v in sorted(results.items()))
+
+
+def _trace_class(ctx: AssessFacts, name: str) -> tuple[Category, str, tuple[str, ...]] | None:
+    """A traced call that is not a need: made only at shutdown, failed and survived, or a feature check."""
+    trace = ctx.trace
+    if trace is None or not trace.outcomes:
+        return None
+    if name in trace.shutdown_only:
+        res = trace.results(("shutdown",)).get(name, {})
+        return (
+            "shutdown-only",
+            "trace:shutdown-only",
+            (f"trace: {sum(res.values())} call(s), all after dockuni's stop signal (the app's shutdown)",),
+        )
+    probe = data.feature_probes().get(name)
+    if probe is not None:
+        res = trace.results(("startup", "serving")).get(name, {})
+        return (
+            "feature-probe",
+            f"feature-probe:{probe.kind}",
+            (f"trace: {_outcome_text(res)}", f"{name} is a feature check: {probe.what} ({probe.source})"),
+        )
+    if name in trace.tolerated_failures:
+        res = trace.results(("startup", "serving")).get(name, {})
+        errs = "/".join(sorted(res))
+        return (
+            "tolerated-failure",
+            f"trace:tolerated-failure:{errs}",
+            (f"trace: every call failed ({_outcome_text(res)}) and the app served on",),
+        )
+    return None
+
+
+def _probe_line(outcome: ProbeOutcome, what: str) -> str:
+    if outcome.result == "harmless":
+        return f"stub verified on this app (probes passed with {what})"
+    if outcome.result == "needed":
+        return f"needed: the probes failed when {what}" + (f" ({outcome.detail})" if outcome.detail else "")
+    return f"not probed: the probe budget ran out before {what} was tried"
+
+
+def _loupe_app_rule(ctx: AssessFacts, name: str) -> tuple[bool, str] | None:
+    """Loupe's own record of this app, when Loupe measured it: (stubbable?, rule)."""
+    app = data.loupe_app_for(program_name(ctx))
+    if app is None:
+        return None
+    how = app.passes_without(name)
+    if not how:
+        return None
+    words = {"f": "faked", "s": "stubbed", "b": "stubbed-or-faked"}
+    if how == "-":
+        return False, f"loupe-app:{app.name}/{app.workload}:needed"
+    return True, f"loupe-app:{app.name}/{app.workload}:" + "+".join(words[c] for c in how)
+
+
 def _syscall_items(
     ctx: AssessFacts, caps: Capabilities, depends: dict[str, tuple[str, ...]]
 ) -> list[ItemVerdict]:
@@ -91,46 +175,135 @@ def _syscall_items(
     stubs = data.safe_stubs()
     for name, evidence_kind in sorted(gr.needed(ctx.graph, "syscall").items()):
         ev = _evidence(ctx, "syscall", name)
+        item = f"syscall:{name}"
         support = table.support(name)
         facility = fac.facility_of_syscall(name) or ""
-        if support == "supported" and not (name in ("clone", "clone3") and "process.fork" in depends):
-            items.append(ItemVerdict(f"syscall:{name}", "supported", ev, f"table:{target}"))
+        stub = ctx.probes.get(stub_key(name))
+        fake = ctx.probes.get(fake_key(name))
+        forked = name in ("clone", "clone3") and "process.fork" in depends
+        klass = _trace_class(ctx, name) if not forked else None
+        if support == "supported" and not forked:
+            # a supported call keeps its class: the report lists shutdown-only calls as such
+            cat: Category = klass[0] if klass else "need"
+            items.append(ItemVerdict(item, "supported", ev, f"table:{target}", cat))
+            continue
+        if klass is not None and not (stub is not None and stub.result == "needed"):
+            category, rule, lines = klass
+            extra = (_probe_line(stub, f"{name} -> ENOSYS"),) if stub is not None else ()
+            kept: Support = "faked" if support == "faked" else "stubbable"
+            items.append(ItemVerdict(item, kept, (*ev, *lines, *extra), rule, category))
             continue
         if support == "faked":
-            items.append(ItemVerdict(f"syscall:{name}", "faked", ev, f"table:{target}:fake"))
+            if fake is not None and fake.result == "needed":
+                line = _probe_line(fake, f"{name} returned 0 without running")
+                items.append(ItemVerdict(item, "missing", (*ev, line), "probe:needed"))
+            else:
+                extra = (_probe_line(fake, f"{name} -> 0"),) if fake is not None else ()
+                items.append(ItemVerdict(item, "faked", (*ev, *extra), f"table:{target}:fake"))
             continue
         if name in PROCESS_SYSCALLS or name in ("clone", "clone3"):
             dep = depends.get("process.exec" if name.startswith("exec") else "process.fork")
             if dep:
                 rule = "process-model:clone-new-process" if name.startswith("clone") else "process-model"
-                items.append(ItemVerdict(f"syscall:{name}", "missing", (*dep, *ev), rule))
+                items.append(ItemVerdict(item, "missing", (*dep, *ev), rule))
                 continue
             if support == "supported":  # clone for threads only
-                items.append(ItemVerdict(f"syscall:{name}", "supported", ev, f"table:{target}"))
+                items.append(ItemVerdict(item, "supported", ev, f"table:{target}"))
                 continue
             if evidence_kind == "static" and ctx.traced:
-                items.append(
-                    ItemVerdict(f"syscall:{name}", "stubbable", ev, "process-model:imported-never-called")
-                )
+                items.append(ItemVerdict(item, "stubbable", ev, "process-model:imported-never-called"))
                 continue
             if not ctx.traced:
-                items.append(ItemVerdict(f"syscall:{name}", "stubbable", ev, "static-only:unverified"))
+                items.append(ItemVerdict(item, "stubbable", ev, "static-only:unverified"))
                 continue
+        follow = data.follow_facility().get(name)
+        if follow is not None and facility:
+            status = caps.facility(facility)
+            if status in ("supported", "faked", "partial"):
+                rule = f"follows:{facility}:{status}"
+                items.append(ItemVerdict(item, "stubbable", (*ev, follow), rule))
+                continue
+        if stub is not None and stub.result != "untested":
+            line = _probe_line(stub, f"{name} -> ENOSYS")
+            if stub.result == "harmless":
+                items.append(ItemVerdict(item, "stubbable", (*ev, line), "probe:stub-verified"))
+            else:
+                items.append(ItemVerdict(item, "missing", (*ev, line), "probe:needed"))
+            continue
         if name in stubs:
-            items.append(
-                ItemVerdict(f"syscall:{name}", "stubbable", (*ev, stubs[name]), f"libc-fallback:{name}")
-            )
+            items.append(ItemVerdict(item, "stubbable", (*ev, stubs[name]), f"libc-fallback:{name}"))
             continue
         ok, rule = loupe_stubbable(name)
-        if ok:
-            items.append(ItemVerdict(f"syscall:{name}", "stubbable", ev, rule))
-        elif evidence_kind == "static" and ctx.traced:
+        if evidence_kind == "static" and ctx.traced:
             # Imported but never called while traced: the code path exists, the workload did not take it.
-            items.append(ItemVerdict(f"syscall:{name}", "stubbable", ev, f"imported-never-called;{rule}"))
+            items.append(ItemVerdict(item, "stubbable", ev, f"imported-never-called;{rule}"))
+            continue
+        own = _loupe_app_rule(ctx, name)
+        if own is not None:  # Loupe measured this very app: its record wins over the pooled counts
+            ok, rule = own
+        if ok:
+            items.append(ItemVerdict(item, "stubbable", ev, rule))
         else:
             why = f"not in {target}'s table ({facility or 'no facility'})"
-            items.append(ItemVerdict(f"syscall:{name}", "missing", (*ev, why), rule))
+            items.append(ItemVerdict(item, "missing", (*ev, why), rule))
     return items
+
+
+def _facility_files(ctx: AssessFacts, name: str) -> tuple[FileAccess, ...]:
+    """The traced file accesses that make the app rely on facility NAME."""
+    if ctx.trace is None:
+        return ()
+    return tuple(
+        f for f in ctx.trace.files if f.found and name in fac.facilities_for_file(f.path, f.write)
+    )
+
+
+_SHUTDOWN_FILES = ("trace: used only after the stop signal",)
+
+
+# Paths the sandbox cannot hide (docs/trace.md): a process's own /proc entries and the top of /proc, /sys.
+def hideable(path: str) -> bool:
+    parts = [p for p in path.split("/") if p]
+    if len(parts) < 3 and parts[:1] in (["proc"], ["sys"]):
+        return False
+    if parts[:1] == ["proc"] and (parts[1] == "self" or parts[1].isdigit() or parts[1] == "thread-self"):
+        return False
+    return bool(parts)
+
+
+def _file_class(
+    ctx: AssessFacts, name: str
+) -> tuple[Category | None, Support | None, str, tuple[str, ...]] | None:
+    """A file-backed facility judged from its accesses: shutdown-only, failed, or probed by absence."""
+    accesses = _facility_files(ctx, name)
+    if not accesses or ctx.trace is None:
+        return None
+    live = [f for f in accesses if f.phase in ("startup", "serving", "")]
+    if not live:
+        return "shutdown-only", "stubbable", "trace:shutdown-only", _SHUTDOWN_FILES
+    if all(f.error for f in live) and ctx.trace.app_ran:
+        errs = "/".join(sorted({f.error for f in live}))
+        return (
+            "tolerated-failure",
+            "stubbable",
+            f"trace:tolerated-failure:{errs}",
+            (f"trace: every access failed ({errs}) and the app served on",),
+        )
+    used = [f for f in live if not f.error]
+    if not all(hideable(f.path) for f in used):
+        return None  # a path the sandbox cannot hide: the probes cannot decide
+    keys = list(dict.fromkeys(Injection(path=f.path).key for f in used))
+    outcomes = [ctx.probes[k] for k in keys if k in ctx.probes]
+    if not outcomes or len(outcomes) < len(keys) or any(o.result == "untested" for o in outcomes):
+        return None
+    needed = [o for o in outcomes if o.result == "needed"]
+    if needed:
+        lines = tuple(_probe_line(o, f"{o.key.removeprefix('path:')} was absent") for o in needed)
+        return None, "missing", "probe:needed", lines
+    paths = ", ".join(o.key.removeprefix("path:") for o in outcomes[:6])
+    more = f" and {len(outcomes) - 6} more" if len(outcomes) > 6 else ""
+    line = f"stub verified on this app (probes passed with {paths}{more} absent)"
+    return None, "stubbable", "probe:absence-verified", (line,)
 
 
 def _facility_items(
@@ -159,7 +332,17 @@ def _facility_items(
             continue
         if status == "supported":
             items.append(ItemVerdict(f"facility:{name}", "supported", ev, f"facility:{target}"))
-        elif status == "faked":
+            continue
+        files = _file_class(ctx, name) if status in ("missing", "partial") else None
+        if files is not None:
+            file_cat, file_support, rule, lines = files
+            items.append(
+                ItemVerdict(
+                    f"facility:{name}", file_support or "stubbable", (*ev, *lines), rule, file_cat or "need"
+                )
+            )
+            continue
+        if status == "faked":
             items.append(ItemVerdict(f"facility:{name}", "faked", (*ev, *extra), f"facility:{target}:fake"))
         elif status == "partial":
             items.append(
@@ -183,8 +366,13 @@ def _facility_items(
             calls = [by_syscall[s] for s in (entry.syscalls if entry else ()) if s in by_syscall]
             nid = gr.node_id("facility", name)
             only_syscalls = all(ctx.graph.nodes[p]["kind"] == "syscall" for p in ctx.graph.predecessors(nid))
+            cats = {c.category for c in calls}
             if calls and only_syscalls and all(c.support in ("stubbable", "faked") for c in calls):
-                items.append(ItemVerdict(f"facility:{name}", "stubbable", ev, "facility:all-calls-stubbable"))
+                # every call is a shutdown call (or a tolerated failure): so is the facility
+                category: Category = cats.pop() if len(cats) == 1 else "need"
+                items.append(
+                    ItemVerdict(f"facility:{name}", "stubbable", ev, "facility:all-calls-stubbable", category)
+                )
             elif evidence_kind == "static" and ctx.traced:
                 items.append(ItemVerdict(f"facility:{name}", "stubbable", ev, "imported-never-called"))
             else:
@@ -277,44 +465,262 @@ def unikernel_items(ctx: AssessFacts, caps: Capabilities) -> tuple[ItemVerdict, 
     )
 
 
-def _blocker_line(it: ItemVerdict) -> str:
-    detail = next((e for e in it.evidence if not e.startswith("evidence:")), "")
-    return f"{it.item}: {detail} [{it.rule}]" if detail else f"{it.item} [{it.rule}]"
-
-
 def _static_only(it: ItemVerdict) -> bool:
     """Known only from imported symbols or the image, never seen in the trace."""
     return bool(it.evidence) and it.evidence[0] == "evidence: static"
 
 
-def finish(caps: Capabilities, items: Iterable[ItemVerdict], traced: bool) -> TargetVerdict:
+def _need_of(it: ItemVerdict, grouped: set[str]) -> str:
+    """The one need a missing item stands for: a fork is process.fork, not four blockers; calls of one
+    facility (getuid and geteuid) are that facility."""
+    kind, _, name = it.item.partition(":")
+    if kind == "syscall":
+        if it.rule.startswith("process-model"):
+            return "facility:process.exec" if name.startswith("exec") else "facility:process.fork"
+        facility = fac.facility_of_syscall(name)
+        if facility and facility in grouped:
+            return f"facility:{facility}"
+    return it.item
+
+
+def _grouped_facilities(missing: Sequence[ItemVerdict]) -> set[str]:
+    """Facilities that are missing themselves, or that two or more missing calls belong to."""
+    out = {it.item.split(":", 1)[1] for it in missing if it.item.startswith("facility:")}
+    seen: dict[str, int] = {}
+    for it in missing:
+        if it.item.startswith("syscall:") and not it.rule.startswith("process-model"):
+            facility = fac.facility_of_syscall(it.item.split(":", 1)[1])
+            if facility:
+                seen[facility] = seen.get(facility, 0) + 1
+    return out | {f for f, n in seen.items() if n > 1}
+
+
+def blockers(items: Sequence[ItemVerdict], program: str = "") -> tuple[Blocker, ...]:
+    """The missing needs among ITEMS, one Blocker per need with all its evidence and a remedy."""
+    missing = [it for it in items if it.support == "missing" and it.category == "need"]
+    grouped = _grouped_facilities(missing)
+    groups: dict[str, list[ItemVerdict]] = {}
+    for it in missing:
+        groups.setdefault(_need_of(it, grouped), []).append(it)
+    remedies = data.remedies()
+    out: list[Blocker] = []
+    for need, members in groups.items():
+        head = next((m for m in members if m.item == need), members[0])
+        evidence = tuple(dict.fromkeys(e for m in (head, *members) for e in m.evidence))
+        remedy = head.remedy or remedies.for_item(need, program)
+        if need == "facility:process.exec" and any("is a shell script" in e for e in evidence):
+            remedy = remedies.for_item("entrypoint:script")
+        elif any("returned 0 without running" in e for e in evidence) and not remedies.specific(
+            need, program
+        ):
+            remedy = remedies.for_item("fake:" + need.split(":", 1)[1])
+        out.append(Blocker(need, head.rule, evidence, remedy, tuple(m.item for m in members)))
+    # what no stub can change first: the process model, then the binary and the image, then the rest
+    return tuple(sorted(out, key=_blocker_order))
+
+
+def _blocker_order(b: Blocker) -> int:
+    if b.rule.startswith("process-model"):
+        return 0
+    if not b.need.startswith(("syscall:", "facility:")):
+        return 1
+    return 2
+
+
+def probing_can_change(v: TargetVerdict) -> bool:
+    """Whether fault injection could turn V into ok: no blocker is one that no stub can change (the
+    process model, the binary, the image, a static finding)."""
+    return all(_blocker_order(b) == 2 for b in v.details)
+
+
+def undecided(
+    caps: Capabilities, traced: bool, image: bool, trace: TraceFacts | None = None
+) -> tuple[str, ...]:
+    """What evidence a verdict lacks, and what would decide it (empty when nothing is missing)."""
+    if not image:
+        return (
+            "no image: nothing is known of the program but the Dockerfile; building or naming the image "
+            "(with the Docker engine running) decides it",
+        )
+    if caps.kind == "unikernel" and not traced:
+        return (
+            "no trace: the calls the app makes while it starts and serves are unknown; a sandboxed trace "
+            "(the Docker engine running, without --no-trace) decides it",
+        )
+    if caps.kind == "unikernel" and trace is not None and not trace.app_ran:
+        status = f" with status {trace.exit_status}" if trace.exit_status is not None else ""
+        how = trace.exit_reason + status
+        return (
+            f"the app did not keep running in the sandbox ({how}): the trace shows its start-up, not what "
+            "it needs while serving; a run in which it serves (see the trace's stderr) decides it",
+        )
+    return ()
+
+
+def finish(
+    caps: Capabilities,
+    items: Iterable[ItemVerdict],
+    traced: bool,
+    *,
+    image: bool = True,
+    program: str = "",
+    trace: TraceFacts | None = None,
+) -> TargetVerdict:
     ordered = sorted(items, key=lambda it: it.item)
-    missing = [it for it in ordered if it.support == "missing"]
-    counted = [it for it in ordered if not (traced and _static_only(it))]
+    details = blockers(ordered, program)
+    counted = [it for it in ordered if it.category == "need" and not (traced and _static_only(it))]
     stubbed = sum(1 for it in counted if it.support == "stubbable")
     faked = sum(1 for it in counted if it.support == "faked")
-    ok = not missing
+    missing_evidence = undecided(caps, traced, image, trace)
+    status = "blocked" if details else ("unknown" if missing_evidence else "ok")
     score = 0.0
-    if ok:
+    if status == "ok":
         score = 1000.0 - STUB_WEIGHT * stubbed - FAKE_WEIGHT * faked
         score -= FOOTPRINT_WEIGHT * caps.footprint_rank
     return TargetVerdict(
         target=caps.name,
-        ok=ok,
+        ok=status == "ok",
         items=tuple(ordered),
-        blockers=tuple(_blocker_line(it) for it in missing),
+        blockers=tuple(b.line() for b in details),
         score=score,
+        status=status,  # type: ignore[arg-type]
+        details=details,
+        undecided=missing_evidence if status == "unknown" else (),
     )
 
 
 def verdicts(facts: AssessFacts, targets: Iterable[Target]) -> tuple[TargetVerdict, ...]:
     """One TargetVerdict per target, in the order given."""
-    return tuple(finish(t.capabilities, t.assess(facts), facts.traced) for t in targets)
+    program = program_name(facts)
+    return tuple(
+        finish(
+            t.capabilities,
+            t.assess(facts),
+            facts.traced,
+            image=facts.image,
+            program=program,
+            trace=facts.trace,
+        )
+        for t in targets
+    )
 
 
 def rank(verdicts_: Iterable[TargetVerdict]) -> tuple[TargetVerdict, ...]:
     """The targets whose verdict is ok, best first (higher score; ties by name for determinism)."""
     return tuple(sorted((v for v in verdicts_ if v.ok), key=lambda v: (-v.score, v.target)))
+
+
+# --- active probing (Loupe's method): which items to try, per app --------------------------------------
+
+# Never injected: the process model is decided by the trace (and execve starts the app), and the calls
+# every process makes to exist at all.
+_NOT_PROBED = frozenset({*PROCESS_SYSCALLS, "clone", "clone3", "exit", "exit_group", "rt_sigreturn"})
+MAX_PATHS_PER_FACILITY = 16
+
+
+def probe_plan(verdicts_: Iterable[TargetVerdict], trace: TraceFacts | None) -> tuple[Injection, ...]:
+    """The injections that would decide or confirm the unikernel verdicts: every traced call a target
+    lacks (stubbed with ENOSYS) or fakes (returns 0), and every file behind a facility a target lacks
+    (made absent). Items known only statically, shutdown-only calls and the process model are left out."""
+    if trace is None:
+        return ()
+    stubs: dict[str, Injection] = {}
+    fakes: dict[str, Injection] = {}
+    paths: dict[str, Injection] = {}
+    needed = trace.needed_syscalls if trace.outcomes else trace.syscall_names
+    for v in verdicts_:
+        for it in v.items:
+            kind, _, name = it.item.partition(":")
+            if _static_only(it) or it.category == "shutdown-only" or it.support == "supported":
+                continue
+            if kind == "syscall" and name not in _NOT_PROBED and name in needed:
+                if it.rule.startswith("table:") and it.support == "faked":
+                    fakes.setdefault(name, Injection(name, retval=0))
+                elif not it.rule.startswith("process-model"):
+                    stubs.setdefault(name, Injection(name, error="ENOSYS"))
+            elif kind == "facility" and it.support in ("missing", "stubbable") and it.category == "need":
+                files = [
+                    f.path
+                    for f in trace.files
+                    if f.found
+                    and not f.error
+                    and f.phase != "shutdown"
+                    and name in fac.facilities_for_file(f.path, f.write)
+                    and hideable(f.path)
+                ]
+                for path in list(dict.fromkeys(files))[:MAX_PATHS_PER_FACILITY]:
+                    paths.setdefault(path, Injection(path=path))
+    return (*stubs.values(), *fakes.values(), *paths.values())
+
+
+def apply_boots(
+    verdicts_: Iterable[TargetVerdict], boots: Mapping[str, Mapping[str, object]]
+) -> tuple[TargetVerdict, ...]:
+    """Boots as evidence: a recipe that booted and answered is "ok (verified)", whatever the model said; a
+    model "ok" that failed to boot is a model error naming what to check in the data.
+
+    BOOTS maps a target to {"status": "answered"|"failed"|"skipped", "detail": str}."""
+    out: list[TargetVerdict] = []
+    for v in verdicts_:
+        boot = boots.get(v.target)
+        status = str(boot.get("status", "")) if boot else ""
+        detail = str(boot.get("detail", "")) if boot else ""
+        if status == "answered":
+            error = ""
+            if v.status == "blocked":
+                error = (
+                    "the model said blocked but the recipe booted and answered: correct the data behind "
+                    + "; ".join(f"{b.need} [{b.rule}]" for b in v.details)
+                )
+            out.append(
+                replace(
+                    v, ok=True, status="ok", verified="answered", model_error=error, blockers=(), details=()
+                )
+            )
+        elif status == "failed":
+            error = ""
+            if v.status == "ok":
+                suspects = [
+                    it for it in v.items if it.category == "need" and it.support in ("stubbable", "faked")
+                ]
+                named = ", ".join(f"{it.item} [{it.rule}]" for it in suspects[:12]) or "the capability data"
+                error = f"the model said ok but the boot failed ({detail}): check the data behind {named}"
+            boot_blocker = Blocker(
+                "boot:failed", "boot", (f"boot: {detail}" if detail else "boot: no answer",),
+                data.remedies().for_item("boot"),
+            )
+            out.append(
+                replace(
+                    v,
+                    ok=False,
+                    status="blocked",
+                    verified="failed",
+                    model_error=error,
+                    blockers=(*v.blockers, boot_blocker.line()),
+                    details=(*v.details, boot_blocker),
+                    score=0.0,
+                )
+            )
+        else:
+            out.append(v)
+    return tuple(out)
+
+
+def probe_outcomes(
+    needed: Iterable[Injection],
+    harmless: Iterable[Injection],
+    untested: Iterable[Injection],
+    detail: str = "",
+) -> dict[str, ProbeOutcome]:
+    """The per-injection outcomes of a bisection, by Injection.key."""
+    out: dict[str, ProbeOutcome] = {}
+    for inj in harmless:
+        out[inj.key] = ProbeOutcome(inj.key, "harmless")
+    for inj in untested:
+        out[inj.key] = ProbeOutcome(inj.key, "untested")
+    for inj in needed:
+        out[inj.key] = ProbeOutcome(inj.key, "needed", detail)
+    return out
 
 
 def attack_surface(trace: TraceFacts | None) -> AttackSurface:

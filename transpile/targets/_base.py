@@ -25,10 +25,18 @@ Emitter = Callable[[ConversionFacts], Recipe]
 Rules = Callable[[AssessFacts, Capabilities], Iterable[ItemVerdict]]
 Packager = Callable[[Path, Path], tuple[str, ...]]
 Verifier = Callable[[Path, ConversionFacts, Path, VerifyOptions], Verification]
+# A target's correction of the common items (e.g. calls a glibc program makes through OSv's own libc).
+Refiner = Callable[[AssessFacts, Capabilities, tuple[ItemVerdict, ...]], tuple[ItemVerdict, ...]]
 
 
 def _no_rules(_facts: AssessFacts, _caps: Capabilities) -> Iterable[ItemVerdict]:
     return ()
+
+
+def _no_refining(
+    _facts: AssessFacts, _caps: Capabilities, items: tuple[ItemVerdict, ...]
+) -> tuple[ItemVerdict, ...]:
+    return items
 
 
 def _no_packaging(_recipe_dir: Path, _rootfs: Path) -> tuple[str, ...]:
@@ -53,9 +61,11 @@ class UnikernelTarget:
     rules: Rules = _no_rules
     packager: Packager = _no_packaging
     kernel: KernelRuntime | None = None
+    refine: Refiner = _no_refining
 
     def assess(self, facts: AssessFacts) -> tuple[ItemVerdict, ...]:
-        return (*compat.unikernel_items(facts, self.capabilities), *self.rules(facts, self.capabilities))
+        common = self.refine(facts, self.capabilities, compat.unikernel_items(facts, self.capabilities))
+        return (*common, *self.rules(facts, self.capabilities))
 
     def emit(self, facts: ConversionFacts) -> Recipe:
         return self.emitter(facts)

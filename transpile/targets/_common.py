@@ -14,6 +14,7 @@ from collections.abc import Iterable, Mapping
 from transpile.errors import DockuniError
 from transpile.model.conversion import ConversionFacts, Recipe
 from transpile.model.image import is_root_user
+from transpile.passes import rewrites
 
 # Pseudo filesystems the kernel (or the unikernel) provides: never copied into a root filesystem.
 VIRTUAL_ROOTS: tuple[str, ...] = ("/proc", "/sys", "/dev")
@@ -197,40 +198,12 @@ def app_name(facts: ConversionFacts) -> str:
 def single_process_argv(argv: tuple[str, ...], cwd: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """Rewrite argv so the server stays one process in the foreground; returns (argv, notes).
 
-    Unikernels run one process: nginx must not fork a master/worker pair or daemonize, redis must not
-    daemonize (Unikraft's catalog configures both this way). Python's http.server serves its working
-    directory, which kraft does not set, so it gets ``--directory``.
+    The rewrites are transpile.passes.rewrites' (the pipeline traces the same argv). CWD is kept for
+    the emitters' signature; no rewrite depends on it.
     """
-    if not argv:
-        return argv, ()
-    prog = posixpath.basename(argv[0])
-    args = list(argv)
-    notes: list[str] = []
-    if prog.startswith("nginx"):
-        directives = ["daemon off;", "master_process off;"]
-        if "-g" in args[1:]:
-            i = args.index("-g", 1)
-            if i + 1 < len(args):
-                present = args[i + 1]
-                extra = [d for d in directives if d.split()[0] not in present]
-                if extra:
-                    args[i + 1] = (present.rstrip() + " " + " ".join(extra)).strip()
-                    notes.append(f"nginx runs single-process: added `{' '.join(extra)}` to -g")
-        else:
-            args += ["-g", " ".join(directives)]
-            notes.append("nginx runs single-process: added `-g 'daemon off; master_process off;'`")
-    elif prog.startswith("redis-server") and "--daemonize" not in args:
-        args += ["--daemonize", "no"]
-        notes.append("redis runs in the foreground: added `--daemonize no`")
-    elif (
-        re.fullmatch(r"python3(\.\d+)?", prog)
-        and args[1:3] == ["-m", "http.server"]
-        and cwd != "/"
-        and not {"-d", "--directory"} & set(args)
-    ):
-        args += ["--directory", cwd]
-        notes.append(f"http.server serves {cwd} (the image's WORKDIR) through `--directory`")
-    return tuple(args), tuple(notes)
+    del cwd
+    out = rewrites.single_process(argv)
+    return out.argv, out.notes
 
 
 def verdict_notes(facts: ConversionFacts, target: str) -> tuple[str, ...]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import posixpath
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from transpile import data
@@ -71,8 +71,16 @@ class RunOptions:
         return tuple(args)
 
 
+def as_run(facts: ConversionFacts) -> ConversionFacts:
+    """The facts of the image as it is: the container runs its own argv, not the unikernels' rewrite."""
+    if facts.image_trace is None:
+        return facts
+    return replace(facts, trace=facts.image_trace)
+
+
 def capabilities(facts: ConversionFacts) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """(capabilities to add back, reasons)."""
+    facts = as_run(facts)
     caps: dict[str, str] = {}
     if facts.trace is not None:
         names = facts.trace.syscall_names
@@ -101,6 +109,7 @@ def capabilities(facts: ConversionFacts) -> tuple[tuple[str, ...], tuple[str, ..
 
 def tmpfs_dirs(facts: ConversionFacts) -> tuple[tuple[str, ...], bool, str]:
     """(tmpfs directories, read-only possible, reason)."""
+    facts = as_run(facts)
     if facts.trace is None:
         return (), False, "no trace: writes unknown, so the root filesystem stays writable"
     vols = [c.clean_path(v) for v in facts.config.volumes]
@@ -113,6 +122,7 @@ def tmpfs_dirs(facts: ConversionFacts) -> tuple[tuple[str, ...], bool, str]:
 
 
 def network(facts: ConversionFacts) -> tuple[str, str]:
+    facts = as_run(facts)
     if facts.trace is None:
         return "", "no trace: default network"
     inet = [s for s in facts.trace.sockets if s.family in ("AF_INET", "AF_INET6")]
@@ -124,6 +134,7 @@ def network(facts: ConversionFacts) -> tuple[str, str]:
 def seccomp_profile(facts: ConversionFacts) -> tuple[dict[str, Any] | None, str]:
     """The profile the pipeline derived, else the seccomp pass's own derivation from the trace; without
     a trace, none (Docker's default profile applies)."""
+    facts = as_run(facts)
     from transpile.passes import seccomp
 
     profile: dict[str, Any]

@@ -11,9 +11,12 @@ OSv runs one address space (no fork/execve) and loads PIEs and shared objects wi
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 
 from transpile import data
 from transpile.model.conversion import ConversionFacts, Recipe
+from transpile.model.target import Capabilities
+from transpile.model.verdict import AssessFacts, ItemVerdict
 from transpile.targets import _common as c
 from transpile.targets._base import KernelRuntime, UnikernelTarget
 from transpile.targets.osv import runtime
@@ -85,8 +88,70 @@ def emit(facts: ConversionFacts) -> Recipe:
     )
 
 
+_PROCESS = frozenset({"fork", "vfork", "execve", "execveat", "clone", "clone3"})
+
+
+def glibc_dynamic(facts: AssessFacts) -> bool:
+    """The program is dynamically linked against glibc: OSv's linker binds its libc calls to OSv's libc."""
+    program = facts.static.program
+    if program is None or program.static or "ld-linux" not in program.interpreter:
+        return False
+    return any(posixpath_base(lib).startswith("libc.so.6") for lib in program.needed)
+
+
+def posixpath_base(path: str) -> str:
+    return path.rsplit("/", 1)[-1]
+
+
+def _wrappers(syscall: str) -> tuple[str, ...]:
+    """The libc functions that make SYSCALL: its own name and the aliases of libc_symbols.json."""
+    aliases, _ = data.libc_aliases()
+    return (syscall, *sorted(sym for sym, calls in aliases.items() if syscall in calls and sym != syscall))
+
+
+def libc_rule(
+    facts: AssessFacts, caps: Capabilities, items: tuple[ItemVerdict, ...]
+) -> tuple[ItemVerdict, ...]:
+    """A glibc program's calls of functions OSv's libc exports run OSv's implementation, whatever linux.cc
+    registers (data/osv-libc-symbols.txt). The process model stays decided by the trace: fork and exec
+    are exported and fail."""
+    if not glibc_dynamic(facts):
+        return items
+    exports = data.osv_libc_exports()
+    out: list[ItemVerdict] = []
+    upgraded: set[str] = set()
+    for it in items:
+        kind, _, name = it.item.partition(":")
+        judged = it.support in ("missing", "stubbable") and not it.rule.startswith("process-model")
+        if kind == "syscall" and judged and name not in _PROCESS:
+            hit = next((w for w in _wrappers(name) if w in exports), "")
+            if hit:
+                line = f"OSv's libc exports {hit}() to dynamically linked glibc programs"
+                ev = (*it.evidence, line)
+                out.append(replace(it, support="supported", evidence=ev, rule=f"osv:libc:{hit}"))
+                upgraded.add(name)
+                continue
+        out.append(it)
+    # a facility that was missing only for calls OSv's libc provides is provided too
+    final: list[ItemVerdict] = []
+    by_syscall = {it.item.split(":", 1)[1]: it for it in out if it.item.startswith("syscall:")}
+    for it in out:
+        kind, _, name = it.item.partition(":")
+        entry = data.facilities().get(name) if kind == "facility" else None
+        if entry is not None and it.support == "missing" and it.rule == f"facility:{caps.name}":
+            calls = [by_syscall[s] for s in entry.syscalls if s in by_syscall]
+            if calls and any(c.item.split(":", 1)[1] in upgraded for c in calls) and all(
+                c.support != "missing" for c in calls
+            ):
+                final.append(replace(it, support="supported", rule="osv:libc"))
+                continue
+        final.append(it)
+    return tuple(final)
+
+
 TARGET = UnikernelTarget(
     data.capabilities("osv"),
     emit,
+    refine=libc_rule,
     kernel=KernelRuntime(runtime.build_spec, runtime.boot),
 )

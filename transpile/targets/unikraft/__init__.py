@@ -33,7 +33,12 @@ def kernel_args(facts: ConversionFacts) -> tuple[str, ...]:
 
 
 def app_argv(facts: ConversionFacts) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    return c.single_process_argv(c.program_argv(facts), c.workdir(facts))
+    argv, notes = c.single_process_argv(c.program_argv(facts), c.workdir(facts))
+    if c.workdir(facts) != "/":
+        # kraft ignores the image's WORKDIR and has no working-directory setting: say so, never guess
+        notes = (*notes, f"kraft ignores WORKDIR: the program starts in / instead of {c.workdir(facts)}; "
+                 "relative paths it opens resolve from /")
+    return argv, notes
 
 
 def volume_dirs(facts: ConversionFacts) -> tuple[str, ...]:
@@ -160,9 +165,33 @@ def pie_rule(facts: AssessFacts, caps: Capabilities) -> Iterator[ItemVerdict]:
         )
 
 
+def workdir_rule(facts: AssessFacts, caps: Capabilities) -> Iterator[ItemVerdict]:
+    """kraft does not apply the image's WORKDIR (the program starts in /): an app that asks for its
+    working directory while it starts or serves depends on it."""
+    wd = facts.static.workdir
+    trace = facts.trace
+    if wd in ("", "/") or trace is None or "getcwd" not in trace.needed_syscalls:
+        return
+    yield ItemVerdict(
+        "config:workdir",
+        "missing",
+        (
+            f"image WORKDIR {wd}",
+            "trace: the app asked for its working directory (getcwd) while it started or served",
+            "kraft ignores WORKDIR: the program starts in /",
+        ),
+        "unikraft:no-workdir",
+    )
+
+
+def rules(facts: AssessFacts, caps: Capabilities) -> Iterator[ItemVerdict]:
+    yield from pie_rule(facts, caps)
+    yield from workdir_rule(facts, caps)
+
+
 TARGET = UnikernelTarget(
     data.capabilities("unikraft"),
     emit,
-    rules=pie_rule,
+    rules=rules,
     kernel=KernelRuntime(runtime.build_spec, runtime.boot),
 )
