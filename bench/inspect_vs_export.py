@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.benchdoc import write_section  # noqa: E402
-from tests import engine  # noqa: E402  (fixture images, built with the real engine)
+from tests.support import engine  # noqa: E402  (fixture images, built with the real engine)
 
 SECTION = "## dockuni inspect vs docker export"
 FIXTURE = "python-http"

@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.benchdoc import write_section  # noqa: E402
-from tests import engine  # noqa: E402
+from tests.support import engine  # noqa: E402
 from transpile.fleet import ImageSpec, ScanOptions, scan  # noqa: E402
 from transpile.fleet.runner import ScanResult  # noqa: E402
 

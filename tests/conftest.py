@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from tests import engine as _engine
+from tests.support import engine as _engine
 
 
 @pytest.fixture(scope="session")

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from tests import convert_support as cs
+from tests.support import convert as cs
 from transpile.cli import main
 
 pytestmark = pytest.mark.engine

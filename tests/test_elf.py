@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.images_helper import unpacked
+from tests.support.images import unpacked
 from transpile.elf import ElfError, read_elf
 
 pytestmark = pytest.mark.engine

@@ -12,7 +12,7 @@ import subprocess
 
 import pytest
 
-from tests import engine
+from tests.support import engine
 
 pytestmark = pytest.mark.engine
 

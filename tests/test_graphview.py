@@ -14,8 +14,8 @@ from pathlib import Path
 import networkx as nx
 import pytest
 
-from tests import convert_support as cs
 from tests.passes.test_graph import STATIC, TRACE
+from tests.support import convert as cs
 from transpile import graphview as gv
 from transpile import targets as registry
 from transpile.errors import DockuniError

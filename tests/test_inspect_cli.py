@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.image.layers import E, docker_save, layer
+from tests.support.layers import E, docker_save, layer
 
 pytestmark = pytest.mark.engine
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests import convert_support as cs
+from tests.support import convert as cs
 from transpile import pipeline
 from transpile.errors import DockuniError
 from transpile.model.conversion import Recipe

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from transpile import ir
+from transpile import ir, report
 from transpile.check import CheckOptions, CheckResult, FileResult, run_check
 from transpile.errors import DockuniError
 from transpile.report import (
@@ -90,3 +90,26 @@ def test_sarif_for_files_outside_the_working_directory_and_errors(
     )
     assert result.exit_code == 2
     assert os.getcwd() == str(work)
+
+
+@pytest.mark.parametrize(
+    ("rule", "words"),
+    [
+        ("loupe:stub_ok=34/86", "34 of the 86 apps Loupe measured passed with it stubbed"),
+        ("loupe:fake_ok=2/40", "2 of the 40 apps Loupe measured passed with it faked"),
+        ("libc-fallback:clone3", "the C library falls back when clone3 fails"),
+        ("imported-never-called;loupe:stub_ok=2/40", "in the program's code, never called while traced"),
+        ("table:nanos", "in nanos's syscall table"),
+    ],
+)
+def test_rules_are_said_in_words(rule: str, words: str) -> None:
+    assert report.plain_rule(rule) == words
+    assert report.plain_rule("no-such-rule:x") == "no-such-rule:x"  # unknown codes stay as they are
+
+
+def test_long_evidence_is_cut_between_words() -> None:
+    text = "; ".join(f"get{n}id belongs to identity.users" for n in ("e", "g", "u", "res", "fs") * 4)
+    cut = report.shorten(text, 100)
+    assert len(cut) <= 102 and cut.endswith(" …")
+    assert cut[:-2] == text[: len(cut) - 2]  # a prefix of the text
+    assert text[len(cut) - 2] in ";, "  # ended on a separator, not inside a word

@@ -207,8 +207,9 @@ def assess(
 
 
 def _probe_cache_dir() -> Path:
-    import os
-
+    """DOCKUNI_PROBE_CACHE, else $XDG_CACHE_HOME/dockuni/probes."""
+    if os.environ.get("DOCKUNI_PROBE_CACHE"):
+        return Path(os.environ["DOCKUNI_PROBE_CACHE"])
     base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
     return Path(base) / "dockuni" / "probes"
 

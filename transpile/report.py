@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -279,6 +280,64 @@ def human_size(n: int) -> str:
     return f"{n} B"
 
 
+def shorten(text: str, limit: int) -> str:
+    """TEXT cut at a word boundary (a separator or a space) before LIMIT characters, never mid-word."""
+    if len(text) <= limit:
+        return text
+    cut = text[:limit]
+    for sep in ("; ", ", ", " "):
+        at = cut.rfind(sep)
+        if at > limit // 2:
+            cut = cut[:at]
+            break
+    return cut.rstrip(" ;,") + " …"
+
+
+def _evidence(items: Sequence[str], limit: int) -> str:
+    shown = [e for e in items if not e.startswith("evidence:")]
+    text = shorten("; ".join(shown), limit)
+    return text + (" (full evidence in report.json)" if text.endswith("…") else "")
+
+
+_RULES: tuple[tuple[re.Pattern[str], str], ...] = (
+    (re.compile(r"loupe:stub_ok=(\d+)/(\d+)"), "{0} of the {1} apps Loupe measured passed with it stubbed"),
+    (re.compile(r"loupe:fake_ok=(\d+)/(\d+)"), "{0} of the {1} apps Loupe measured passed with it faked"),
+    (re.compile(r"loupe-app:([^/]+)/([^:]+):needed"), "Loupe's run of {0} ({1}) needed it"),
+    (re.compile(r"loupe-app:([^/]+)/([^:]+):(.+)"), "Loupe's run of {0} ({1}) passed with it failing ({2})"),
+    (re.compile(r"loupe:no-data"), "no measurement in Loupe's data"),
+    (re.compile(r"table:([\w-]+):fake"), "{0} registers it as a no-op"),
+    (re.compile(r"table:([\w-]+)"), "in {0}'s syscall table"),
+    (re.compile(r"facility:([\w-]+):fake"), "{0} fakes this facility"),
+    (re.compile(r"facility:([\w-]+):partial"), "{0} provides part of this facility"),
+    (re.compile(r"facility:all-calls-stubbable"), "every call of it can be stubbed"),
+    (re.compile(r"facility:([\w-]+)"), "{0}'s facility data"),
+    (re.compile(r"libc-fallback:(.+)"), "the C library falls back when {0} fails"),
+    (re.compile(r"probe:stub-verified"), "stubbed on this app: the probes still passed"),
+    (re.compile(r"probe:absence-verified"), "made absent on this app: the probes still passed"),
+    (re.compile(r"probe:needed"), "the probes failed without it"),
+    (
+        re.compile(r"(?:process-model:)?imported-never-called.*"),
+        "in the program's code, never called while traced",
+    ),
+    (re.compile(r"process-model:no-dependence-traced"), "no forked process did work while traced"),
+    (re.compile(r"process-model.*"), "the app starts processes"),
+    (re.compile(r"static-only:unverified"), "known from the image only (no trace)"),
+    (re.compile(r"recipe-rewrite:.*"), "the recipe rewrites it"),
+    (re.compile(r"arch:x86_64-only"), "x86_64 only"),
+    (re.compile(r"([\w-]+):app-elfloader-needs-PIE"), "{0}'s ELF loader runs only position-independent code"),
+    (re.compile(r"loader:DT_NEEDED"), "the loader needs every DT_NEEDED library"),
+)
+
+
+def plain_rule(rule: str) -> str:
+    """A rule code (report.json keeps it) said in words a developer can act on."""
+    for pattern, words in _RULES:
+        m = pattern.fullmatch(rule)
+        if m:
+            return words.format(*m.groups())
+    return rule
+
+
 def _md_escape(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
 
@@ -350,16 +409,17 @@ def render_convert_markdown(result: ConvertResult) -> str:
         if t["blocker_details"]:
             out.append("Blocked by:\n")
             for b in t["blocker_details"]:
-                ev = "; ".join(e for e in b["evidence"] if not e.startswith("evidence:"))[:400]
-                out.append(f"- **{b['item']}** [{_md_escape(b['rule'])}]: {_md_escape(ev)}")
+                ev = _evidence(b["evidence"], 400)
+                out.append(f"- **{b['item']}** ({_md_escape(plain_rule(b['rule']))}): {_md_escape(ev)}")
                 out.append(f"  - remedy: {_md_escape(b['remedy'])}")
             out.append("")
         apart = [i for i in t["items"] if i["category"] != "need"]
         if apart:
             out.append("Not needs (never block):\n")
             for i in apart:
-                ev = "; ".join(e for e in i["evidence"] if not e.startswith("evidence:"))[:200]
-                out.append(f"- {i['item']}: {i['category']} [{_md_escape(i['rule'])}] {_md_escape(ev)}")
+                ev = _evidence(i["evidence"], 200)
+                why = _md_escape(plain_rule(i["rule"]))
+                out.append(f"- {i['item']}: {i['category'].replace('-', ' ')} ({why}): {_md_escape(ev)}")
             out.append("")
         shown = [
             i for i in t["items"] if i["support"] in ("stubbable", "faked") and i["category"] == "need"
@@ -368,15 +428,19 @@ def render_convert_markdown(result: ConvertResult) -> str:
         shown = [i for i in shown if i not in imported_only]
         if shown:
             out.append("Stubbed or faked:\n")
-            out.append("| item | support | rule | evidence |")
+            out.append("| item | how | why it is safe | evidence |")
             out.append("|---|---|---|---|")
             for i in shown:
-                ev = "; ".join(e for e in i["evidence"] if not e.startswith("evidence:"))[:240]
-                out.append(f"| {i['item']} | {i['support']} | {_md_escape(i['rule'])} | {_md_escape(ev)} |")
+                ev = _md_escape(_evidence(i["evidence"], 240))
+                why = _md_escape(plain_rule(i["rule"]))
+                out.append(f"| {i['item']} | {i['support']} | {why} | {ev} |")
             out.append("")
         if imported_only:
             names = ", ".join(i["item"] for i in imported_only)
-            out.append(f"Imported but never called while traced ({len(imported_only)}, stubbed): {names}\n")
+            out.append(
+                f"In the program's code but never called while traced ({len(imported_only)}; a stub is "
+                f"enough): {names}\n"
+            )
         notes = data["notes"].get(t["target"])
         if notes:
             out.append("Recipe notes:\n")
@@ -421,12 +485,12 @@ def render_convert_text(result: ConvertResult) -> str:
         mark = f" (rank {t['rank']})" if t["rank"] else ""
         c = t["counts"]
         lines.append(
-            f"{t['target']}: {state}{mark}  supported {c['supported']}, faked {c['faked']}, "
-            f"stubbed {c['stubbable']}, missing {c['missing']}"
-            + (f" ({c['imported_only']} of them only imported, never called)" if c["imported_only"] else "")
+            f"{t['target']}: {state}{mark}  {c['missing']} missing, {c['stubbable']} stubbed, "
+            f"{c['faked']} faked, {c['supported']} provided"
+            + (f" ({c['imported_only']} of them never called while traced)" if c["imported_only"] else "")
         )
         for b in t["blocker_details"][:5]:
-            lines.append(f"  - {b['item']} [{b['rule']}]")
+            lines.append(f"  - {b['item']}: {plain_rule(b['rule'])}")
             lines.append(f"    remedy: {b['remedy']}")
         if len(t["blocker_details"]) > 5:
             lines.append(f"  ... and {len(t['blocker_details']) - 5} more (report.md)")

@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from tests import engine
+from tests.support import engine
 from transpile.fleet import ScanOptions, read_manifest, scan
 from transpile.fleet.records import SCHEMA
 

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from tests import engine
-from tests.image.layers import E, docker_save, layer
+from tests.support import engine
+from tests.support.layers import E, docker_save, layer
 from transpile.errors import DockuniError
 from transpile.image import ImageSource, acquire
 from transpile.image.extract import ExtractState, apply_layer

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from tests import engine
+from tests.support import engine
 from transpile.errors import DockuniError
 from transpile.image import ImageSource, acquire
 from transpile.image import build as rb

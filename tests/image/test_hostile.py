@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.image.layers import E, docker_save, layer
+from tests.support.layers import E, docker_save, layer
 from transpile.errors import DockuniError
 from transpile.image import ExtractLimits, ImageSource, acquire, extract
 from transpile.image.extract import ExtractState, UnsafeEntry, apply_layer

@@ -12,8 +12,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tests import engine
-from tests.targets.microvm_support import cpio_list
+from tests.support import engine
+from tests.support.microvm import cpio_list
 from transpile.image import initramfs
 
 pytestmark = pytest.mark.engine

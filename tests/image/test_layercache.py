@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.image.layers import E, docker_save, layer
+from tests.support.layers import E, docker_save, layer
 from transpile.image import ImageSource, acquire
 from transpile.image.layercache import chain_id, use_layer_cache
 

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from tests import engine
-from tests.images_helper import run_in_image, unpacked
+from tests.support import engine
+from tests.support.images import run_in_image, unpacked
 from transpile.image import AcquiredImage
 from transpile.image.ldcache import FLAG_X86_64, LdCacheError, parse_ld_cache, read_ld_cache
 from transpile.image.paths import resolve_parts

@@ -6,7 +6,7 @@ from dataclasses import replace
 
 import pytest
 
-from tests import convert_support as cs
+from tests.support import convert as cs
 from transpile import data, pipeline
 from transpile import targets as registry
 from transpile.model.chain import ChainStep

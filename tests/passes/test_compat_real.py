@@ -2,14 +2,14 @@
 running must not be blocked without a real reason, and no app gets a wrong "ok".
 
 Each image is built by the real engine, converted once per session by the real pipeline (trace, fault
-injection, verdicts: tests/convert_support.py), and checked per target with the reason.
+injection, verdicts: tests/support/convert.py), and checked per target with the reason.
 """
 
 from __future__ import annotations
 
 import pytest
 
-from tests import convert_support as cs
+from tests.support import convert as cs
 from transpile.model.verdict import TargetVerdict
 
 pytestmark = pytest.mark.engine

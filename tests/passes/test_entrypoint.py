@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.images_helper import unpacked
+from tests.support.images import unpacked
 from transpile.image import AcquiredImage, ImageConfig
 from transpile.passes.entrypoint import resolve_entrypoint, resolve_in_root
 

@@ -9,7 +9,7 @@ import subprocess
 import networkx as nx
 import pytest
 
-from tests import convert_support as cs
+from tests.support import convert as cs
 from transpile import targets as registry
 from transpile.graphview import detail_dot
 from transpile.model.chain import ChainStep

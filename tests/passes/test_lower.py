@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from tests import engine
+from tests.support import engine
 from transpile import ir
 from transpile.errors import DockuniError
 from transpile.passes.lower import DEFAULT_PATH, lower

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.runtime.kernels_support import kernel_dir, sources_dir
+from tests.support.kernels import kernel_dir, sources_dir
 from transpile import cli
 from transpile import targets as registry
 from transpile.errors import DockuniError

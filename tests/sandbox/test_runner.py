@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.sandbox import leftovers
+from tests.support import leftovers
 from transpile.image import AcquiredImage, ImageConfig
 from transpile.sandbox import TraceFacts, TraceOptions, run_trace
 

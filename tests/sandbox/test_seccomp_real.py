@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from tests import engine
+from tests.support import engine
 from transpile.image import AcquiredImage
 from transpile.passes.seccomp import seccomp_profile
 from transpile.sandbox import TraceFacts, TraceOptions, run_trace

@@ -1,7 +1,7 @@
 """The proof: our parser and BuildKit's own (PyPI ``dockerfile``) agree field by field.
 
 Fixtures in fixtures/dockerfiles/ and hypothesis-composed inputs; "agree" includes agreeing on
-which inputs are errors, and on the error message. See tests/syntax/oracle.py for what the
+which inputs are errors, and on the error message. See tests/support/oracle.py for what the
 oracle cannot show. dockerfile-parse is a second oracle on the inputs where it is right.
 """
 
@@ -16,8 +16,8 @@ import pytest
 from dockerfile_parse import DockerfileParser
 from hypothesis import HealthCheck, assume, given, settings
 
-from tests.syntax.oracle import Skip, buildkit, compare_with_buildkit
-from tests.syntax.strategies import dockerfile_text, instruction_line
+from tests.support.oracle import Skip, buildkit, compare_with_buildkit
+from tests.support.strategies import dockerfile_text, instruction_line
 from transpile.errors import DockuniError
 from transpile.syntax import parse_text
 from transpile.syntax.ast import ParsedFile
@@ -73,10 +73,10 @@ def test_differences_are_detected(monkeypatch: pytest.MonkeyPatch) -> None:
         node = replace(parsed.nodes[0], end_line=parsed.nodes[0].end_line + 1, value=("x",))
         return replace(parsed, nodes=(node,))
 
-    monkeypatch.setattr("tests.syntax.oracle.parse_text", off_by_one)
+    monkeypatch.setattr("tests.support.oracle.parse_text", off_by_one)
     problems = compare_with_buildkit("FROM a\n")
     assert any("end_line" in p for p in problems) and any("value" in p for p in problems)
-    monkeypatch.setattr("tests.syntax.oracle.parse_text", lambda text, filename="": real("FROM a\n"))
+    monkeypatch.setattr("tests.support.oracle.parse_text", lambda text, filename="": real("FROM a\n"))
     assert compare_with_buildkit("ENV onlyname\n") == [
         "error disagreement: buildkit error 'ENV must have two arguments' ours 1 instructions"
     ]

@@ -12,7 +12,7 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from tests.syntax.oracle import Skip, buildkit
+from tests.support.oracle import Skip, buildkit
 from transpile.syntax.shell_lex import ShellLex, ShellLexError
 
 pytestmark = pytest.mark.unit

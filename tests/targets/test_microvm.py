@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from tests import engine
-from tests.targets.microvm_support import Prepared, cpio_list, prepared, write_recipe
+from tests.support import engine
+from tests.support.microvm import Prepared, cpio_list, prepared, write_recipe
 from transpile.runtime import linuxvm
 from transpile.runtime import qemu as vm
 from transpile.targets import microvm, qemu

@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from tests import engine
-from tests.targets.realfacts import facts_for, write_recipe
+from tests.support import engine
+from tests.support.realfacts import facts_for, write_recipe
 from transpile.model.conversion import ConversionFacts
 from transpile.targets import nanos
 from transpile.targets._common import program_argv

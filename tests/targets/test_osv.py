@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from tests import engine
-from tests.targets.realfacts import facts_for, write_recipe
+from tests.support import engine
+from tests.support.realfacts import facts_for, write_recipe
 from transpile.model.verdict import TargetVerdict
 from transpile.targets import osv
 

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from tests import engine
-from tests.runtime.kernels_support import image_payload, kernel_dir
+from tests.support import engine
+from tests.support.kernels import image_payload, kernel_dir
 from transpile.runtime.payload import Payload
 from transpile.targets.osv import runtime as osv_runtime
 

@@ -13,8 +13,8 @@ import jsonschema
 import pytest
 import yaml
 
-from tests import engine
-from tests.targets.realfacts import facts_for, probe_http, write_recipe
+from tests.support import engine
+from tests.support.realfacts import facts_for, probe_http, write_recipe
 from transpile.model.conversion import ConversionFacts
 from transpile.targets import unikraft
 from transpile.targets._common import program_argv

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from tests import engine
-from tests.runtime.kernels_support import image_payload, kernel_dir
-from tests.targets.microvm_support import cpio_list
+from tests.support import engine
+from tests.support.kernels import image_payload, kernel_dir
+from tests.support.microvm import cpio_list
 from transpile.errors import DockuniError
 from transpile.runtime.payload import Payload
 from transpile.targets.unikraft import runtime as unikraft_runtime

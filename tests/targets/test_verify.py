@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from tests import engine
-from tests.runtime.kernels_support import kernel_dir
+from tests.support import engine
+from tests.support.kernels import kernel_dir
 from transpile import pipeline
 from transpile import targets as registry
 

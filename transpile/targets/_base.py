@@ -50,6 +50,8 @@ class KernelRuntime:
 
     build_spec: Callable[[], BuildSpec]
     boot: Callable[[Payload, Path, Path, float], BootResult]
+    # the recipe's bootable form written into its folder: (payload, kernel dir or None, recipe dir) -> notes
+    package: Callable[[Payload, Path | None, Path], tuple[str, ...]]
 
 
 @dataclass(frozen=True)
@@ -71,7 +73,18 @@ class UnikernelTarget:
         return self.emitter(facts)
 
     def package(self, recipe_dir: Path, rootfs: Path) -> tuple[str, ...]:
-        return self.packager(recipe_dir, rootfs)
+        notes = self.packager(recipe_dir, rootfs)
+        if self.kernel is None or not (recipe_dir / "payload.json").is_file():
+            return notes
+        from transpile.runtime import build
+        from transpile.targets import _verify
+
+        payload, missing = _verify.payload_from_recipe(recipe_dir, rootfs)
+        found = build.find_kernel(self.kernel.build_spec())
+        notes = (*notes, *self.kernel.package(payload, found.path if found else None, recipe_dir))
+        if missing:
+            notes = (*notes, "not in the image, left out of the boot image: " + ", ".join(missing))
+        return notes
 
     def verify(
         self, recipe_dir: Path, facts: ConversionFacts, rootfs: Path, options: VerifyOptions
@@ -81,7 +94,7 @@ class UnikernelTarget:
             return Verification(name, "skipped", detail=f"dockuni cannot boot {name} recipes")
         from transpile.targets import _verify
 
-        return _verify.boot(name, self.kernel, facts, rootfs, options.log_dir, options.timeout_s)
+        return _verify.boot(name, self.kernel, recipe_dir, rootfs, options.log_dir, options.timeout_s)
 
 
 @dataclass(frozen=True)

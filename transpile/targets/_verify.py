@@ -1,5 +1,6 @@
-"""Booting a unikernel recipe for `convert --verify`: the recipe's files as a payload, the target's
-kernel from the cache, one bounded boot, and a Verification of what happened.
+"""A unikernel recipe's payload (payload.json: what it ships and runs) and its boot for `convert --verify`:
+the recipe's files collected from the image, the target's kernel from the cache, one bounded boot, and a
+Verification of what happened.
 
 The work (packing, QEMU, probing) runs in transpile.runtime; this module only decides what to boot.
 """
@@ -32,31 +33,11 @@ def memory_mib(facts: ConversionFacts) -> int:
     return max(64, int(peak * MEMORY_MARGIN) >> 20)
 
 
-def payload(facts: ConversionFacts, rootfs: Path) -> tuple[Payload, tuple[str, ...]]:
-    """What the recipe ships, collected from the image's root: the program, its closure, the files the
-    traced run read, the directories it needs; and the paths the image lacks."""
-    builder = PayloadBuilder(rootfs)
-    for path in c.shipped_files(facts):
-        builder.add(path)
-    for directory in (*c.runtime_dirs(facts), c.workdir(facts)):
-        if directory != "/":
-            builder.add(directory)
-    argv, _ = c.single_process_argv(c.program_argv(facts), c.workdir(facts))
-    tcp = tuple(p for p, proto in c.listening_ports(facts) if proto == "tcp")
-    built = builder.payload(
-        argv,
-        ports=tcp,
-        env=tuple(facts.config.env),
-        workdir=c.workdir(facts),
-        memory_mib=memory_mib(facts),
-    )
-    return built, tuple(builder.missing)
-
-
 def boot(
-    name: str, kernel: KernelRuntime, facts: ConversionFacts, rootfs: Path, log_dir: Path, timeout: float
+    name: str, kernel: KernelRuntime, recipe_dir: Path, rootfs: Path, log_dir: Path, timeout: float
 ) -> Verification:
-    """Boot the recipe of target NAME on its cached kernel; the console log is kept in LOG_DIR."""
+    """Boot the recipe of target NAME (its payload.json) on the target's cached kernel; the console log
+    is kept in LOG_DIR."""
     spec = kernel.build_spec()
     found = build.find_kernel(spec)
     if found is None:
@@ -66,7 +47,7 @@ def boot(
             detail=f"no {name} kernel built: run `dockuni kernels build --only {name}` "
             "(offline: `--from DIR` with the source archives)",
         )
-    built, missing = payload(facts, rootfs)
+    built, missing = payload_from_recipe(recipe_dir, rootfs)
     if not built.ports:
         return Verification(name, "skipped", detail="the app listens on no TCP port: nothing to probe")
     work = Path(tempfile.mkdtemp(prefix=f"dockuni-verify-{name}-"))
@@ -93,3 +74,49 @@ def boot(
         console_log=str(log.relative_to(log_dir.parent)),
         detail=detail,
     )
+
+
+PAYLOAD_FILE = "payload.json"
+
+
+def payload_spec(facts: ConversionFacts) -> dict[str, object]:
+    """What a unikernel recipe boots, as data the recipe carries (payload.json): the image paths to
+    ship, the directories to make, the program's argv, env, working directory, ports and memory."""
+    argv, _ = c.single_process_argv(c.program_argv(facts), c.workdir(facts))
+    dirs = sorted({*c.runtime_dirs(facts), c.workdir(facts)} - {"/"})
+    return {
+        "files": list(c.shipped_files(facts)),
+        "directories": dirs,
+        "argv": list(argv),
+        "env": dict(facts.config.env),
+        "workdir": c.workdir(facts),
+        "ports": [p for p, proto in c.listening_ports(facts) if proto == "tcp"],
+        "memory_mib": memory_mib(facts),
+    }
+
+
+def payload_from_recipe(recipe_dir: Path, rootfs: Path) -> tuple[Payload, tuple[str, ...]]:
+    """The payload a recipe's payload.json names, collected from the image's root (never leaving it)."""
+    import json
+
+    spec = json.loads((recipe_dir / PAYLOAD_FILE).read_text())
+    builder = PayloadBuilder(rootfs)
+    for path in spec["files"]:
+        builder.add(str(path))
+    for directory in spec["directories"]:
+        builder.add(str(directory))
+    built = builder.payload(
+        tuple(str(a) for a in spec["argv"]),
+        ports=tuple(int(p) for p in spec["ports"]),
+        env=tuple((str(k), str(v)) for k, v in dict(spec["env"]).items()),
+        workdir=str(spec["workdir"]),
+        memory_mib=int(spec["memory_mib"]),
+    )
+    return built, tuple(builder.missing)
+
+
+def payload_json(facts: ConversionFacts) -> str:
+    """payload.json's text (sorted, so identical facts give identical recipes)."""
+    import json
+
+    return json.dumps(payload_spec(facts), indent=2, sort_keys=True) + "\n"

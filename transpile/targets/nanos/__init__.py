@@ -18,6 +18,7 @@ from typing import Any
 from transpile import data
 from transpile.model.conversion import ConversionFacts, Recipe
 from transpile.targets import _common as c
+from transpile.targets import _verify
 from transpile.targets._base import KernelRuntime, UnikernelTarget
 from transpile.targets.nanos import runtime
 
@@ -103,6 +104,7 @@ def emit(facts: ConversionFacts) -> Recipe:
             program_copy=f"{pkg}/{prog}",
         ),
     }
+    files["payload.json"] = _verify.payload_json(facts)  # what run.sh and --verify boot
     notes = list(c.verdict_notes(facts, "nanos")) + list(rewrite_notes)
     notes.extend(c.dropped_user_note(facts, "Nanos"))
     if facts.config.volumes:
@@ -123,5 +125,5 @@ def emit(facts: ConversionFacts) -> Recipe:
 TARGET = UnikernelTarget(
     data.capabilities("nanos"),
     emit,
-    kernel=KernelRuntime(runtime.build_spec, runtime.boot),
+    kernel=KernelRuntime(runtime.build_spec, runtime.boot, runtime.package),
 )

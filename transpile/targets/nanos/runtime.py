@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from transpile.errors import DockuniError
+from transpile.image import initramfs
 from transpile.runtime import qemu
 from transpile.runtime.build import BuildContext, BuildSpec
 from transpile.runtime.payload import Payload
@@ -141,21 +142,38 @@ def make_image(payload: Payload, kernel_dir: Path, dest: Path) -> Path:
     return dest
 
 
+def launch_argv(payload: Payload, image: str, forwards: Sequence[tuple[int, int]], accel: str) -> list[str]:
+    fwd = "".join(f",hostfwd=tcp:127.0.0.1:{h}-:{g}" for h, g in forwards)
+    return [
+        "qemu-system-x86_64", *qemu.accel_args(accel), "-machine", "q35", "-m", str(payload.memory_mib),
+        "-display", "none", "-serial", "stdio", "-monitor", "none", "-no-reboot",
+        "-device", "isa-debug-exit",
+        "-drive", f"if=none,id=hd0,format=raw,file={image}",
+        "-device", "virtio-scsi-pci,id=scsi0", "-device", "scsi-hd,bus=scsi0.0,drive=hd0",
+        "-device", "virtio-net-pci,netdev=n0", "-netdev", f"user,id=n0{fwd}",
+    ]  # fmt: skip
+
+
 def boot(payload: Payload, kernel_dir: Path, work_dir: Path, timeout: float = 120.0) -> qemu.BootResult:
     payload = payload.with_memory(MEMORY_FLOOR_MIB)
     work_dir.mkdir(parents=True, exist_ok=True)
     image = make_image(payload, kernel_dir, work_dir / "disk.img")
 
     def argv(forwards: Sequence[tuple[int, int]], accel: str) -> list[str]:
-        fwd = "".join(f",hostfwd=tcp:127.0.0.1:{h}-:{g}" for h, g in forwards)
-        return [
-            qemu.qemu_binary(), *qemu.accel_args(accel), "-machine", "q35", "-m", str(payload.memory_mib),
-            "-display", "none", "-serial", "stdio", "-monitor", "none", "-no-reboot",
-            "-device", "isa-debug-exit",
-            "-drive", f"if=none,id=hd0,format=raw,file={image}",
-            "-device", "virtio-scsi-pci,id=scsi0", "-device", "scsi-hd,bus=scsi0.0,drive=hd0",
-            "-device", "virtio-net-pci,netdev=n0", "-netdev", f"user,id=n0{fwd}",
-        ]
+        return [qemu.qemu_binary(), *launch_argv(payload, str(image), forwards, accel)[1:]]
 
     return qemu.boot(argv, payload.ports, work_dir / "console.log", timeout=timeout, http=payload.http,
                      image_bytes=image.stat().st_size, memory_mib=payload.memory_mib)
+
+
+def package(payload: Payload, kernel_dir: Path | None, recipe_dir: Path) -> tuple[str, ...]:
+    """The recipe's bootable form: disk.img made by Nanos' mkfs (when the kernel is built) and run.sh."""
+    if kernel_dir is None:
+        return ("no Nanos kernel built: run `dockuni kernels build --only nanos`, then convert again",)
+    payload = payload.with_memory(MEMORY_FLOOR_MIB)
+    image = make_image(payload, kernel_dir, recipe_dir / "disk.img")
+    (recipe_dir / "manifest").unlink(missing_ok=True)  # make_image's input, kept nowhere
+    words = launch_argv(payload, "IMAGE", [(p, p) for p in payload.ports], "@ACCEL@")
+    script = qemu.run_script(words, {"IMAGE": f"$here/{image.name}"}, "the Nanos disk image")
+    initramfs.write_atomic(recipe_dir / "run.sh", script.encode(), 0o755)
+    return ("disk.img: the app on Nanos, made by its mkfs (one manifest entry per file); ./run.sh boots it",)

@@ -18,6 +18,7 @@ from transpile.model.conversion import ConversionFacts, Recipe
 from transpile.model.target import Capabilities
 from transpile.model.verdict import AssessFacts, ItemVerdict
 from transpile.targets import _common as c
+from transpile.targets import _verify
 from transpile.targets._base import KernelRuntime, UnikernelTarget
 from transpile.targets.osv import runtime
 
@@ -67,6 +68,7 @@ def emit(facts: ConversionFacts) -> Recipe:
         "files.txt": c.files_manifest(facts, header="files of rootfs/, read by assemble.sh"),
         "assemble.sh": c.assemble_script(facts.image_reference, "rootfs", what="the OSv module's rootfs/"),
     }
+    files["payload.json"] = _verify.payload_json(facts)  # what run.sh and --verify boot
     notes = list(c.verdict_notes(facts, "osv")) + list(rewrite_notes)
     notes.extend(c.dropped_user_note(facts, "OSv"))
     if facts.config.volumes:
@@ -153,5 +155,5 @@ TARGET = UnikernelTarget(
     data.capabilities("osv"),
     emit,
     refine=libc_rule,
-    kernel=KernelRuntime(runtime.build_spec, runtime.boot),
+    kernel=KernelRuntime(runtime.build_spec, runtime.boot, runtime.package),
 )

@@ -26,6 +26,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from transpile.errors import DockuniError
+from transpile.image import initramfs
 from transpile.runtime import build, qemu
 from transpile.runtime.build import BuildContext, BuildSpec
 from transpile.runtime.payload import Payload
@@ -164,20 +165,37 @@ def make_image(payload: Payload, kernel_dir: Path, dest: Path) -> Path:
     return dest
 
 
+def launch_argv(payload: Payload, image: str, forwards: Sequence[tuple[int, int]], accel: str) -> list[str]:
+    fwd = "".join(f",hostfwd=tcp:127.0.0.1:{h}-:{g}" for h, g in forwards)
+    return [
+        "qemu-system-x86_64", *qemu.accel_args(accel), "-m", str(payload.memory_mib), "-smp", "1",
+        "-display", "none", "-serial", "stdio", "-monitor", "none", "-no-reboot",
+        "-device", "virtio-blk-pci,id=blk0,drive=hd0",
+        "-drive", f"file={image},if=none,id=hd0,cache=unsafe",
+        "-device", "virtio-net-pci,netdev=n0", "-netdev", f"user,id=n0{fwd}",
+    ]  # fmt: skip
+
+
 def boot(payload: Payload, kernel_dir: Path, work_dir: Path, timeout: float = 120.0) -> qemu.BootResult:
     payload = payload.with_memory(MEMORY_FLOOR_MIB)
     work_dir.mkdir(parents=True, exist_ok=True)
     image = make_image(payload, kernel_dir, work_dir / "usr.img")
 
     def argv(forwards: Sequence[tuple[int, int]], accel: str) -> list[str]:
-        fwd = "".join(f",hostfwd=tcp:127.0.0.1:{h}-:{g}" for h, g in forwards)
-        return [
-            qemu.qemu_binary(), *qemu.accel_args(accel), "-m", str(payload.memory_mib), "-smp", "1",
-            "-display", "none", "-serial", "stdio", "-monitor", "none", "-no-reboot",
-            "-device", "virtio-blk-pci,id=blk0,drive=hd0",
-            "-drive", f"file={image},if=none,id=hd0,cache=unsafe",
-            "-device", "virtio-net-pci,netdev=n0", "-netdev", f"user,id=n0{fwd}",
-        ]
+        return [qemu.qemu_binary(), *launch_argv(payload, str(image), forwards, accel)[1:]]
 
     return qemu.boot(argv, payload.ports, work_dir / "console.log", timeout=timeout, http=payload.http,
                      image_bytes=image.stat().st_size, memory_mib=payload.memory_mib)
+
+
+def package(payload: Payload, kernel_dir: Path | None, recipe_dir: Path) -> tuple[str, ...]:
+    """The recipe's bootable form: usr.img built in the cached OSv tree (when built) and run.sh."""
+    if kernel_dir is None:
+        return ("no OSv tree built: `dockuni kernels build --only osv` then convert again for usr.img",)
+    payload = payload.with_memory(MEMORY_FLOOR_MIB)
+    image = make_image(payload, kernel_dir, recipe_dir / "usr.img")
+    (recipe_dir / "image-build.log").unlink(missing_ok=True)  # kept only when the build fails
+    words = launch_argv(payload, "IMAGE", [(p, p) for p in payload.ports], "@ACCEL@")
+    script = qemu.run_script(words, {"IMAGE": f"$here/{image.name}"}, "the OSv image")
+    initramfs.write_atomic(recipe_dir / "run.sh", script.encode(), 0o755)
+    return ("usr.img: the app on OSv (libraries also under /usr/lib for OSv's loader); ./run.sh boots it",)

@@ -19,6 +19,7 @@ from transpile.model.image import is_root_user
 from transpile.model.target import Capabilities
 from transpile.model.verdict import AssessFacts, ItemVerdict
 from transpile.targets import _common as c
+from transpile.targets import _verify
 from transpile.targets._base import KernelRuntime, UnikernelTarget
 from transpile.targets.unikraft import runtime
 
@@ -118,6 +119,7 @@ def _ancestors(path: str) -> tuple[str, ...]:
 def emit(facts: ConversionFacts) -> Recipe:
     _argv, rewrite_notes = app_argv(facts)
     files: dict[str, str | bytes] = {"Kraftfile": kraftfile(facts), "Dockerfile": rootfs_dockerfile(facts)}
+    files["payload.json"] = _verify.payload_json(facts)  # what run.sh and --verify boot
     if c.log_redirects(facts):
         files[EMPTY] = b""
     cfg = facts.config
@@ -193,5 +195,5 @@ TARGET = UnikernelTarget(
     data.capabilities("unikraft"),
     emit,
     rules=rules,
-    kernel=KernelRuntime(runtime.build_spec, runtime.boot),
+    kernel=KernelRuntime(runtime.build_spec, runtime.boot, runtime.package),
 )

@@ -102,6 +102,19 @@ def cmdline(payload: Payload) -> str:
     return " ".join([*params, "--", *(_quote(a) for a in payload.argv)])
 
 
+def launch_argv(
+    payload: Payload, kernel: str, initrd_path: str, forwards: Sequence[tuple[int, int]], accel: str
+) -> list[str]:
+    """QEMU's command line: the loader as the kernel, the payload as its initrd, its argv appended."""
+    fwd = "".join(f",hostfwd=tcp:127.0.0.1:{h}-:{g}" for h, g in forwards)
+    return [
+        "qemu-system-x86_64", *qemu.accel_args(accel), "-machine", "pc", "-m", str(payload.memory_mib),
+        "-display", "none", "-serial", "stdio", "-monitor", "none", "-nodefaults", "-no-reboot",
+        "-kernel", kernel, "-initrd", initrd_path, "-append", cmdline(payload),
+        "-device", "virtio-net-pci,netdev=n0", "-netdev", f"user,id=n0{fwd}",
+    ]  # fmt: skip
+
+
 def boot(payload: Payload, kernel_dir: Path, work_dir: Path, timeout: float = 120.0) -> qemu.BootResult:
     """Pack PAYLOAD as an initrd in WORK_DIR, boot it on the loader, probe its ports."""
     payload = payload.with_memory(MEMORY_FLOOR_MIB)
@@ -109,16 +122,23 @@ def boot(payload: Payload, kernel_dir: Path, work_dir: Path, timeout: float = 12
     work_dir.mkdir(parents=True, exist_ok=True)
     rootfs = work_dir / "rootfs.cpio"
     initramfs.write_atomic(rootfs, initrd(payload))
-    append = cmdline(payload)
 
     def argv(forwards: Sequence[tuple[int, int]], accel: str) -> list[str]:
-        fwd = "".join(f",hostfwd=tcp:127.0.0.1:{h}-:{g}" for h, g in forwards)
-        return [
-            qemu.qemu_binary(), *qemu.accel_args(accel), "-machine", "pc", "-m", str(payload.memory_mib),
-            "-display", "none", "-serial", "stdio", "-monitor", "none", "-nodefaults", "-no-reboot",
-            "-kernel", str(kernel), "-initrd", str(rootfs), "-append", append,
-            "-device", "virtio-net-pci,netdev=n0", "-netdev", f"user,id=n0{fwd}",
-        ]
+        return [qemu.qemu_binary(), *launch_argv(payload, str(kernel), str(rootfs), forwards, accel)[1:]]
 
     return qemu.boot(argv, payload.ports, work_dir / "console.log", timeout=timeout, http=payload.http,
                      image_bytes=kernel.stat().st_size + rootfs.stat().st_size, memory_mib=payload.memory_mib)
+
+
+def package(payload: Payload, kernel_dir: Path | None, recipe_dir: Path) -> tuple[str, ...]:
+    """The recipe's bootable form: initrd.cpio, cmdline.txt and run.sh (the loader comes from `dockuni
+    kernels build`, or KERNEL=PATH)."""
+    payload = payload.with_memory(MEMORY_FLOOR_MIB)
+    initramfs.write_atomic(recipe_dir / "initrd.cpio", initrd(payload))
+    (recipe_dir / "cmdline.txt").write_text(cmdline(payload) + "\n")
+    kernel = str(kernel_path(kernel_dir)) if kernel_dir is not None else "elfloader_qemu-x86_64"
+    words = launch_argv(payload, "KERNEL", "INITRD", [(p, p) for p in payload.ports], "@ACCEL@")
+    variables = {"KERNEL": kernel, "INITRD": "$here/initrd.cpio"}
+    script = qemu.run_script(words, variables, "the Unikraft ELF loader")
+    initramfs.write_atomic(recipe_dir / "run.sh", script.encode(), 0o755)
+    return ("initrd.cpio + cmdline.txt: the app on Unikraft's ELF loader; ./run.sh boots it under QEMU",)

@@ -12,7 +12,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from tests import engine
+from tests.support import engine
 from transpile.model.conversion import ConversionFacts, Recipe
 
 

@@ -14,7 +14,7 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = ROOT / "fixtures"
 APPS = FIXTURES / "apps"
 IMAGES = FIXTURES / "images"

@@ -7,7 +7,7 @@ import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
-from tests import engine
+from tests.support import engine
 from transpile.image import AcquiredImage, ImageSource, acquire
 
 

@@ -1,6 +1,6 @@
 """Real conversions of the fixture images for the graph, verdict and convert tests, once per session.
 
-Each fixture is built by the real engine (tests/engine.py), saved with `docker save`, and converted by
+Each fixture is built by the real engine (tests/support/engine.py), saved with `docker save`, and converted by
 the real pipeline: unpacked by transpile.image.acquire and traced for real by transpile.sandbox. The
 results are cached so the suite unpacks and traces each image once.
 """
@@ -15,7 +15,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from tests import engine
+from tests.support import engine
 from transpile import pipeline
 from transpile.model.static import StaticEvidence
 from transpile.model.trace import TraceFacts
@@ -46,8 +46,9 @@ def converted(name: str, traced: bool = True) -> pipeline.ConvertResult:
 
 @functools.cache
 def _converted(name: str, traced: bool) -> pipeline.ConvertResult:
-    # fault-injection results are cached per image: keep this session's cache to itself
-    os.environ["XDG_CACHE_HOME"] = str(_session_dir() / "cache")
+    # fault-injection results are cached per image: keep this session's cache to itself (and only that:
+    # the kernels' cache stays where CI keeps it)
+    os.environ["DOCKUNI_PROBE_CACHE"] = str(_session_dir() / "probes")
     out = _session_dir() / f"{name}-{'traced' if traced else 'static'}"
     opts = pipeline.ConvertOptions(
         dockerfile=dockerfile(name),
