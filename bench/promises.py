@@ -1,16 +1,21 @@
-"""Promises benchmark: what the microvm target delivers against the container it replaces.
+"""Promises benchmark: what every target delivers against the container it replaces.
 
-One run measures, for each fixture image (nginx, python-http, redis, static-server):
-  - size: source image bytes vs initramfs bytes + kernel bytes
-  - kernel options enabled: the app's specialized config (tinyconfig + fragment + olddefconfig) vs
-    Debian's stock /boot/config-*
-  - syscalls: what the trace saw the app use vs what Docker's default seccomp profile allows
-  - boot-to-reply: the specialized kernel (-M microvm) vs Debian's stock kernel (-M pc, e1000 module)
-    vs `docker run --network none` with the probe run inside the container's network namespace
-It builds ONE specialized kernel for real (the union of the four apps' fragments, so every fixture
-boots on it) with the recipe's own build-kernel.sh, and records its build time and size.
+For each app (a fixture image) one run converts the image with the real pipeline and `--verify`
+(`pipeline.convert(ConvertOptions(image=..., targets=<all>, verify=True))`), so every emitted recipe is
+booted on its own runtime (Unikraft, Nanos, OSv, the Linux microVM) and probed as the trace probed the
+app; the numbers are report.json's `verify` records. Right after, in the same run, the same image is
+started with `docker run --network none` and probed with the same probe functions
+(transpile.runtime.qemu.probe, then probe_tcp) from inside the container's network namespace.
 
-Usage: python3 bench/promises.py [--write docs/benchmarks.md] [--work DIR]
+Per app and target it reports:
+  - image bytes: what the target boots (kernel + image) vs the container image
+  - boot-to-first-reply: QEMU's start -> first reply vs `docker run` -> first reply
+  - guest memory (sized from the traced peak) and the traced peak itself
+  - syscalls the trace saw vs what Docker's default seccomp profile allows
+  - the accelerator (kvm or tcg)
+A target the model blocks is not emitted, so not booted: its first blocker is reported instead.
+
+Usage: python3 bench/promises.py [--apps LIST] [--duration S] [--write docs/benchmarks.md] [--work DIR]
 """
 
 from __future__ import annotations
@@ -32,180 +37,113 @@ sys.path.insert(0, str(ROOT))
 
 from bench.benchdoc import write_section  # noqa: E402
 from tests.support import engine  # noqa: E402  (fixture images, built with the real engine)
-from transpile.model.conversion import ConversionFacts  # noqa: E402
-from transpile.targets import kconfig, microvm, qemu  # noqa: E402
+from transpile import pipeline  # noqa: E402
+from transpile import targets as registry  # noqa: E402
+from transpile.errors import DockuniError  # noqa: E402
+from transpile.passes.compat import attack_surface  # noqa: E402
 
-FIXTURES = ("nginx", "python-http", "redis", "static-server")
-SECTION = "## Promises: microVM vs container"
+# app -> (fixture image, what it is)
+APPS: dict[str, tuple[str, str]] = {
+    "static-pie": ("server-variants", "C HTTP server, glibc static-pie"),
+    "dynamic-pie": ("server-pie", "the same server, dynamic glibc PIE (ld.so + libc.so.6)"),
+    "python-http": ("python-http", "Debian's `python3 -m http.server`"),
+    "go": ("go-pie", "Go HTTP server, PIE, CGO off"),
+    "nginx-single": ("nginx-single", "Debian nginx, `daemon off; master_process off;`"),
+    "redis": ("redis", "Debian redis-server"),
+}
+SECTION = "## Promises: every target vs the container"
 DOCKER = os.environ.get("DOCKER", "/usr/bin/docker")
-BOOT_TIMEOUT = 120.0
+DOCKER_TIMEOUT_S = 60.0
+TCG_NOTE = ", software emulation: absolute boot times are several times what KVM gives"
+
+# Runs as the host's python inside the container's network namespace (nsenter --net): only the probe
+# runs there, no image content. The same probe functions as the VM boots, polled until a reply.
+_PROBE = """
+import sys, time
+sys.path.insert(0, sys.argv[1])
+from transpile.runtime.qemu import probe, probe_tcp
+ports = [int(p) for p in sys.argv[3].split(",")]
+deadline = time.monotonic() + float(sys.argv[2])
+replies = {}
+while time.monotonic() < deadline and len(replies) < len(ports):
+    for port in ports:
+        if port not in replies:
+            line = probe(port, timeout=1.0) or probe_tcp(port, timeout=1.0)
+            if line:
+                replies[port] = line
+    time.sleep(0.02)
+print("; ".join(f"port {p}: {r}" for p, r in sorted(replies.items())))
+sys.exit(0 if len(replies) == len(ports) else 1)
+"""
 
 
 @dataclass
 class AppResult:
     name: str
+    fixture: str
+    what: str
     image_bytes: int = 0
-    initramfs_bytes: int = 0
-    initramfs_paths: int = 0
-    fragment_options: int = 0
-    kernel_options: int = 0  # enabled in the app's own olddefconfig'd .config
+    ports: list[int] = field(default_factory=list)
     syscalls_used: int = 0
+    docker_default: int = 0
     syscalls_outside_default: int = 0
-    lupine: str = ""
-    boots: dict[str, dict[str, Any]] = field(default_factory=dict)
+    traced_peak_mib: float | None = None
+    convert_s: float = 0.0
+    exit_code: int | None = None
+    error: str = ""
+    verify: dict[str, dict[str, Any]] = field(default_factory=dict)
+    not_emitted: dict[str, str] = field(default_factory=dict)  # target -> why (its first blocker)
     docker_reply_s: float | None = None
     docker_detail: str = ""
 
 
-def _facts(tag: str, rootfs: Path, config: Any, reference: str, image_bytes: int) -> ConversionFacts:
-    from transpile.passes.closure import compute_closure
-    from transpile.passes.entrypoint import resolve_entrypoint
-    from transpile.sandbox.runner import TraceOptions, run_trace
+def _peak_mib(facts: Any) -> float | None:
+    extra = getattr(facts.trace, "extra", None) if facts.trace is not None else None
+    cgroup = extra.get("cgroup") if isinstance(extra, dict) else None
+    value = cgroup.get("memory_max_usage_in_bytes") if isinstance(cgroup, dict) else None
+    return round(value / 2**20, 1) if isinstance(value, int) and value > 0 else None
 
-    chain = resolve_entrypoint(config, rootfs)
-    program = chain.program
-    closure = (
-        compute_closure(rootfs, program.resolved or program.path, config.env_dict()) if program else None
+
+def convert(res: AppResult, tag: str, out: Path, duration: float) -> None:
+    """The real pipeline with --verify, every target asked for; fills RES from report.json."""
+    from transpile.targets import _common
+
+    opts = pipeline.ConvertOptions(
+        image=tag,
+        targets=registry.names(),
+        output=str(out),
+        force=True,
+        verify=True,
+        duration=duration,
     )
-    trace = run_trace(rootfs, config, TraceOptions(duration_s=8.0))
-    argv = config.argv
-    if argv and not argv[0].startswith("/") and chain.steps and chain.steps[0].path:
-        argv = (chain.steps[0].path, *argv[1:])
-    return ConversionFacts(
-        dockerfile_path=None,
-        dockerfile=None,
-        image_reference=reference,
-        config=config,
-        argv=argv,
-        chain=chain,
-        closure=closure,
-        trace=trace,
-        findings=(),
-        verdicts=(),
-        image_bytes=image_bytes,
-    )
-
-
-def _write_recipe(recipe: Any, dest: Path) -> None:
-    for rel, data in recipe.files:
-        (dest / rel).parent.mkdir(parents=True, exist_ok=True)
-        (dest / rel).write_bytes(data)
-    for rel in recipe.executable:
-        (dest / rel).chmod(0o755)
-
-
-def prepare(name: str, work: Path) -> tuple[AppResult, kconfig.KernelConfig]:
-    from transpile.image import ImageSource, acquire
-    from transpile.passes.compat import attack_surface
-
-    tag = engine.fixture_image(name)
-    res = AppResult(name)
-    recipe_dir = work / name
-    with acquire(ImageSource(kind="image", ref=tag)) as img:
-        facts = _facts(tag, img.rootfs, img.config, img.reference, img.image_bytes)
-        recipe = microvm.emit(facts)
-        _write_recipe(recipe, recipe_dir)
-        spec = json.loads((recipe_dir / "microvm.json").read_text())
-        qemu.build_initramfs(spec, img.rootfs, recipe_dir / "initramfs.cpio")
-    kcfg = kconfig.derive_from_trace(facts.trace)
-    surface = attack_surface(facts.trace)
-    res.image_bytes = facts.image_bytes
-    res.initramfs_bytes = (recipe_dir / "initramfs.cpio").stat().st_size
-    res.initramfs_paths = len(spec["files"])
-    res.fragment_options = len(kcfg.options)
-    res.syscalls_used = surface["needed"]
-    res.syscalls_outside_default = surface["needed_outside_default"]
-    res.lupine = kconfig.compare_with_lupine(kcfg).summary()
-    return res, kcfg
-
-
-def union(configs: list[kconfig.KernelConfig]) -> kconfig.KernelConfig:
-    reasons: dict[str, list[str]] = {}
-    for cfg in configs:
-        for opt in cfg.options:
-            reasons.setdefault(opt.name, []).extend(opt.reasons)
-    opts = tuple(kconfig.KernelOption(n, "y", tuple(dict.fromkeys(r))) for n, r in sorted(reasons.items()))
-    return kconfig.KernelConfig(opts, "union of the benchmark apps' traces")
-
-
-def source_tarball() -> Path:
-    found = sorted(Path("/usr/src").glob("linux-source-6.1.tar.*"))
-    if not found:
-        raise SystemExit("bench: apt install linux-source-6.1 bc flex bison libelf-dev libssl-dev")
-    return found[-1]
-
-
-def app_option_counts(fragments: dict[str, str], work: Path) -> dict[str, int]:
-    """Enabled options of each app's own kernel: tinyconfig + fragment + olddefconfig (no compile)."""
-    src = work / "linux-src"
-    src.mkdir()
-    subprocess.run(["tar", "-xf", str(source_tarball()), "-C", str(src), "--strip-components=1"], check=True)
-    counts: dict[str, int] = {}
-    for name, fragment in fragments.items():
-        out = work / f"cfg-{name}"
-        out.mkdir()
-        (out / "fragment.config").write_text(fragment)
-        make = ["make", "-s", "-C", str(src), f"O={out}", "ARCH=x86_64"]
-        subprocess.run([*make, "tinyconfig"], check=True, capture_output=True)
-        subprocess.run(
-            [
-                str(src / "scripts/kconfig/merge_config.sh"),
-                "-m",
-                "-O",
-                str(out),
-                str(out / ".config"),
-                str(out / "fragment.config"),
-            ],
-            check=True,
-            capture_output=True,
-            cwd=src,
-        )
-        subprocess.run([*make, "olddefconfig"], check=True, capture_output=True)
-        counts[name] = len(kconfig.enabled(kconfig.parse_config((out / ".config").read_text())))
-    shutil.rmtree(src, ignore_errors=True)
-    return counts
-
-
-def build_kernel(cfg: kconfig.KernelConfig, work: Path) -> dict[str, Any]:
-    kdir = work / "kernel"
-    kdir.mkdir()
-    (kdir / "kernel.config").write_text(cfg.fragment())
-    script = kdir / "build-kernel.sh"
-    script.write_bytes(microvm._resource("microvm-build-kernel.sh"))
-    script.chmod(0o755)
     t0 = time.monotonic()
-    proc = subprocess.run([str(script)], capture_output=True, text=True, check=False)
-    seconds = time.monotonic() - t0
-    if proc.returncode != 0:
-        raise SystemExit(f"bench: build-kernel.sh failed:\n{proc.stderr[-3000:]}")
-    full = kconfig.parse_config((kdir / "kernel.full.config").read_text())
-    dropped = [line for line in proc.stderr.splitlines() if "did not survive" in line]
-    return {
-        "bzimage": kdir / "bzImage",
-        "bzimage_bytes": (kdir / "bzImage").stat().st_size,
-        "vmlinux_bytes": (kdir / "vmlinux").stat().st_size,
-        "build_s": round(seconds, 1),
-        "cached": "unpacking" not in proc.stderr,
-        "enabled": len(kconfig.enabled(full)),
-        "fragment_options": len(cfg.options),
-        "dropped": dropped,
-    }
+    try:
+        result = pipeline.convert(opts)
+    except DockuniError as err:
+        res.error = str(err)
+        return
+    res.convert_s = round(time.monotonic() - t0, 1)
+    res.exit_code = result.exit_code
+    facts = result.facts
+    report = json.loads((out / "report.json").read_text())
+    res.verify = dict(report.get("verify") or {})
+    res.image_bytes = facts.image_bytes
+    res.ports = [p for p, proto in _common.listening_ports(facts) if proto == "tcp"]
+    surface = attack_surface(facts.trace)
+    res.syscalls_used = surface.needed
+    res.docker_default = surface.docker_default
+    res.syscalls_outside_default = surface.needed_outside_default
+    res.traced_peak_mib = _peak_mib(facts)
+    for verdict in facts.verdicts:
+        if verdict.target in registry.names() and verdict.target not in res.verify:
+            why = verdict.blockers[0] if verdict.blockers else "not emitted"
+            res.not_emitted[verdict.target] = why
 
 
-def docker_boot_to_reply(tag: str, port: int, timeout: float = 60.0) -> tuple[float | None, str]:
-    """`docker run --network none` -> first reply, probed from inside the container's network namespace."""
-    probe = (
-        "import socket,sys,time\n"
-        "deadline=time.monotonic()+float(sys.argv[2])\n"
-        "while time.monotonic()<deadline:\n"
-        "    try:\n"
-        "        s=socket.create_connection(('127.0.0.1',int(sys.argv[1])),timeout=1)\n"
-        "        s.sendall(b'GET / HTTP/1.0\\r\\n\\r\\n'); d=s.recv(200); s.close()\n"
-        "        if d: print(d.split(b'\\n')[0].decode(errors='replace').strip()); sys.exit(0)\n"
-        "    except OSError: pass\n"
-        "    time.sleep(0.02)\n"
-        "sys.exit(1)\n"
-    )
+def docker_boot_to_reply(
+    tag: str, ports: list[int], timeout: float = DOCKER_TIMEOUT_S
+) -> tuple[float | None, str]:
+    """`docker run -d --network none` -> first reply on every port, probed in the container's netns."""
     t0 = time.monotonic()
     cid = subprocess.run(
         [DOCKER, "run", "-d", "--rm", "--network", "none", tag], capture_output=True, text=True, check=True
@@ -214,133 +152,145 @@ def docker_boot_to_reply(tag: str, port: int, timeout: float = 60.0) -> tuple[fl
         pid = subprocess.run(
             [DOCKER, "inspect", "-f", "{{.State.Pid}}", cid], capture_output=True, text=True, check=True
         ).stdout.strip()
-        # the probe is the host's python in the container's network namespace: no image content runs
         out = subprocess.run(
-            ["nsenter", f"--net=/proc/{pid}/ns/net", sys.executable, "-c", probe, str(port), str(timeout)],
+            [
+                "nsenter",
+                f"--net=/proc/{pid}/ns/net",
+                sys.executable,
+                "-c",
+                _PROBE,
+                str(ROOT),
+                str(timeout),
+                ",".join(map(str, ports)),
+            ],
             capture_output=True,
             text=True,
             check=False,
         )
         elapsed = time.monotonic() - t0
-        return (round(elapsed, 3) if out.returncode == 0 else None), out.stdout.strip()
+        detail = out.stdout.strip() or out.stderr.strip()[-300:]
+        return (round(elapsed, 3) if out.returncode == 0 else None), detail
     finally:
         subprocess.run([DOCKER, "rm", "-f", cid], capture_output=True, check=False)
-
-
-def boot(recipe_dir: Path, kernel: Path | None) -> dict[str, Any]:
-    r = qemu.verify(recipe_dir, kernel=kernel, timeout=BOOT_TIMEOUT)
-    out = {k: v for k, v in r.to_json().items() if k != "console"}
-    if not r.ok:
-        out["console_tail"] = r.console[-1500:]
-    return out
 
 
 def _mb(n: int) -> str:
     return f"{n / 1e6:.1f} MB"
 
 
-def _s(v: Any) -> str:
-    return "failed" if v is None else f"{v:.1f} s"
+def _cell(text: str, limit: int = 140) -> str:
+    text = " ".join(text.split()).replace("|", "\\|")
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def render(results: list[AppResult], kernel: dict[str, Any], stock_enabled: int, stock: qemu.Kernel) -> str:
-    accel = next((b.get("accel") for r in results for b in r.boots.values()), "tcg")
+def accelerator(results: list[AppResult]) -> str:
+    seen = sorted({str(v["accelerator"]) for r in results for v in r.verify.values() if v.get("accelerator")})
+    return " and ".join(seen) or "none (nothing booted)"
+
+
+def render(results: list[AppResult], command: str, duration: float) -> str:
+    accel = accelerator(results)
     lines = [
         SECTION,
         "",
-        f"Measured by `bench/promises.py` in one run on this machine (2 cores; QEMU accelerator: "
-        f"**{accel}**, software emulation, so absolute boot times are several times what KVM gives).",
+        f"Measured by `bench/promises.py` in one run on this machine (2 cores, shared with other work; "
+        f"QEMU accelerator: **{accel}**{TCG_NOTE if accel == 'tcg' else ''}"
+        f"; trace duration {duration:g} s per app):",
         "",
-        f"- Specialized kernel: ONE build for the union of the four apps' fragments "
-        f"({kernel['fragment_options']} options on top of tinyconfig) with the recipe's `build-kernel.sh`"
-        f" from Debian's linux-source-6.1: {kernel['build_s']} s"
-        f"{' (cache hit: built by an earlier run)' if kernel['cached'] else ''} on 2 cores; "
-        f"bzImage {_mb(kernel['bzimage_bytes'])}, vmlinux {_mb(kernel['vmlinux_bytes'])}, "
-        f"{kernel['enabled']} options enabled in its final .config.",
-        f"- Stock kernel: Debian {stock.release}, bzImage {_mb(stock.path.stat().st_size)}, "
-        f"{stock_enabled} options enabled (=y or =m) in /boot/config-{stock.release}; its e1000 driver is a "
-        "module, loaded from an appended archive of the host's kernel package.",
-        "- Boot-to-reply: from starting QEMU (or `docker run`) to the first reply to `GET / HTTP/1.0` "
-        "on the app's port; microVMs are probed through QEMU's user-network port forward on 127.0.0.1, "
-        "the container from inside its own network namespace (`--network none`).",
+        "```",
+        command,
+        "```",
         "",
-        "| app | image | initramfs (+ bzImage) | kernel options: app / stock "
-        "| syscalls used / Docker default | reply: specialized (microvm) | reply: stock kernel (pc) "
-        "| reply: docker run |",
+        "Each app is converted by the real pipeline with `--verify` and every target asked for; a target's "
+        "numbers are its report.json `verify` record. Boot-to-reply is from QEMU's start to the first reply "
+        "on every port the trace saw (HTTP `GET /`, then a plain TCP check), against `docker run --network "
+        "none` of the same image to the first reply from the same probe functions, run in the container's "
+        "network namespace, measured right after in the same run. Image bytes are what the target boots "
+        "against the container image: for a unikernel its kernel and image, for the microVM its initramfs "
+        "(the kernel is the host's stock Debian kernel, not counted). Guest memory is the traced peak with a "
+        "margin, never below the runtime's own floor.",
+        "",
+        "| app | container image | `docker run` to reply | traced peak memory "
+        "| syscalls used / Docker default (outside it) |",
+        "|---|---|---|---|---|",
+    ]
+    for r in results:
+        if r.error:
+            lines.append(f"| {r.name} | conversion failed: {_cell(r.error)} | | | |")
+            continue
+        peak = f"{r.traced_peak_mib} MiB" if r.traced_peak_mib is not None else "n/a"
+        reply = f"no reply ({_cell(r.docker_detail)})"
+        if r.docker_reply_s is not None:
+            reply = f"{r.docker_reply_s:.2f} s"
+        lines.append(
+            f"| {r.name}: {r.what} | {_mb(r.image_bytes)} | {reply} | {peak} | "
+            f"{r.syscalls_used} / {r.docker_default} ({r.syscalls_outside_default}) |"
+        )
+    lines += [
+        "",
+        "| app | target | result | boot-to-reply (x `docker run`) | image bytes (x container image) "
+        "| guest memory | accel | detail |",
         "|---|---|---|---|---|---|---|---|",
     ]
     for r in results:
-        spec_boot = r.boots.get("specialized", {})
-        stock_boot = r.boots.get("stock", {})
-        total = r.initramfs_bytes + kernel["bzimage_bytes"]
-        lines.append(
-            f"| {r.name} | {_mb(r.image_bytes)} | {_mb(r.initramfs_bytes)} ({_mb(total)}; "
-            f"{total / r.image_bytes:.2f}x) | {r.kernel_options} / {stock_enabled} "
-            f"({r.kernel_options / stock_enabled:.2f}x) | {r.syscalls_used} / 361 "
-            f"({r.syscalls_outside_default} outside it) | {_s(spec_boot.get('boot_to_reply_s'))} "
-            f"(init {_s(spec_boot.get('boot_to_init_s'))}) | {_s(stock_boot.get('boot_to_reply_s'))} "
-            f"(init {_s(stock_boot.get('boot_to_init_s'))}) | {_s(r.docker_reply_s)} |"
-        )
-    lines += ["", "Kernel fragments against lupine-general (Kuo et al., EuroSys 2020):", ""]
-    lines += [f"- {r.name}: {r.fragment_options} fragment options; {r.lupine}" for r in results]
-    failed = [(r.name, k, b) for r in results for k, b in r.boots.items() if not b.get("ok")]
-    if failed:
-        lines += ["", "Boots that did not answer (console tails in the JSON the script prints):", ""]
-        lines += [f"- {n} on the {k} kernel: {b.get('reason')}" for n, k, b in failed]
-    if kernel["dropped"]:
-        lines += [
-            "",
-            "Options the kernel's olddefconfig dropped (unmet dependencies or not user-settable):",
-            "",
-        ]
-        lines += [f"- `{d.split('warning: ')[-1]}`" for d in kernel["dropped"]]
+        for target in registry.names():
+            v = r.verify.get(target)
+            if v is None:
+                why = r.not_emitted.get(target, r.error or "not emitted")
+                lines.append(f"| {r.name} | {target} | not emitted | | | | | {_cell(why)} |")
+                continue
+            seconds = v.get("boot_to_reply_s")
+            reply = "–"
+            if isinstance(seconds, int | float):
+                reply = f"{seconds:.2f} s"
+                if r.docker_reply_s:
+                    reply += f" ({seconds / r.docker_reply_s:.1f}x)"
+            size = int(v.get("image_bytes") or 0)
+            size_cell = f"{_mb(size)} ({size / r.image_bytes:.3f}x)" if size and r.image_bytes else "–"
+            memory = f"{v.get('memory_mib')} MiB" if v.get("memory_mib") else "–"
+            detail = "" if v.get("status") == "answered" else _cell(str(v.get("detail", "")))
+            lines.append(
+                f"| {r.name} | {target} | {v.get('status')} | {reply} | {size_cell} | {memory} "
+                f"| {v.get('accelerator') or '–'} | {detail} |"
+            )
+    answered = sum(1 for r in results for v in r.verify.values() if v.get("status") == "answered")
+    booted = sum(1 for r in results for v in r.verify.values() if v.get("status") != "skipped")
+    lines += ["", f"{answered} of {booted} booted recipes answered."]
     return "\n".join(lines) + "\n"
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--write", metavar="MD", help="replace the promises section of this markdown file")
-    ap.add_argument("--work", metavar="DIR", help="keep recipes, initramfs and kernel here (default: temp)")
-    ap.add_argument("--fixtures", default=",".join(FIXTURES))
-    args = ap.parse_args(argv)
+    args_list = sys.argv[1:] if argv is None else argv
+    ap = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    ap.add_argument("--apps", default=",".join(APPS), help=f"comma-separated, of: {', '.join(APPS)}")
+    ap.add_argument("--duration", type=float, default=8.0, help="trace duration per app, seconds")
+    ap.add_argument("--write", metavar="MD", help="replace this benchmark's section of this markdown file")
+    ap.add_argument("--work", metavar="DIR", help="keep each app's conversion output here (default: temp)")
+    args = ap.parse_args(args_list)
+    names = [n for n in args.apps.split(",") if n]
+    unknown = [n for n in names if n not in APPS]
+    if unknown:
+        ap.error(f"unknown app(s): {', '.join(unknown)}")
     work = Path(args.work) if args.work else Path(tempfile.mkdtemp(prefix="dockuni-promises-"))
     work.mkdir(parents=True, exist_ok=True)
-    names = [n for n in args.fixtures.split(",") if n]
     results: list[AppResult] = []
-    configs: dict[str, kconfig.KernelConfig] = {}
     try:
         for name in names:
-            print(f"bench: preparing {name}", file=sys.stderr, flush=True)
-            res, cfg = prepare(name, work)
+            fixture, what = APPS[name]
+            res = AppResult(name, fixture, what)
             results.append(res)
-            configs[name] = cfg
-        print("bench: per-app kernel configs", file=sys.stderr, flush=True)
-        counts = app_option_counts({n: c.fragment() for n, c in configs.items()}, work)
-        for r in results:
-            r.kernel_options = counts[r.name]
-        print("bench: building the specialized kernel", file=sys.stderr, flush=True)
-        kernel = build_kernel(union(list(configs.values())), work)
-        stock = qemu.stock_kernel()
-        stock_enabled = len(
-            kconfig.enabled(kconfig.parse_config(Path(f"/boot/config-{stock.release}").read_text()))
-        )
-        for r in results:
-            spec = json.loads((work / r.name / "microvm.json").read_text())
-            print(f"bench: booting {r.name}", file=sys.stderr, flush=True)
-            r.boots["specialized"] = boot(work / r.name, kernel["bzimage"])
-            r.boots["stock"] = boot(work / r.name, None)
-            r.docker_reply_s, r.docker_detail = docker_boot_to_reply(
-                engine.fixture_image(r.name), spec["ports"][0]
-            )
-        section = render(results, kernel, stock_enabled, stock)
+            tag = engine.fixture_image(fixture)
+            print(f"bench: {name}: converting {tag} with --verify", file=sys.stderr, flush=True)
+            convert(res, tag, work / name, args.duration)
+            if res.ports:
+                print(f"bench: {name}: docker run", file=sys.stderr, flush=True)
+                res.docker_reply_s, res.docker_detail = docker_boot_to_reply(tag, res.ports)
+            summary = {t: (v.get("status"), v.get("boot_to_reply_s")) for t, v in res.verify.items()}
+            print(f"bench: {name}: {summary} docker {res.docker_reply_s}", file=sys.stderr, flush=True)
+        command = " ".join(["python3", "bench/promises.py", *args_list])
+        section = render(results, command, args.duration)
         print(section)
-        print(
-            json.dumps(
-                {"kernel": {k: str(v) for k, v in kernel.items()}, "apps": [r.__dict__ for r in results]},
-                indent=2,
-                default=str,
-            )
-        )
+        print(json.dumps([r.__dict__ for r in results], indent=2, default=str))
         if args.write:
             write_section(SECTION, section, Path(args.write))
     finally:
