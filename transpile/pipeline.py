@@ -729,7 +729,9 @@ def _verify(
     code = result.exit_code
     if failed:
         code = max(code, EXIT_FALLBACK)
-    result = replace(result, ranking=ranking, verifications=tuple(done), exit_code=code)
+    # folders in the new order: what answered first, then the rest, what failed last
+    emitted = (*(t for t in ranking if t in result.emitted), *(t for t in result.emitted if t not in ranking))
+    result = replace(result, ranking=ranking, emitted=emitted, verifications=tuple(done), exit_code=code)
     return apply_verification(result, boots, opts.auto)
 
 

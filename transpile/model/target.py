@@ -71,7 +71,7 @@ class VerifyOptions:
     """How `convert --verify` boots: where console logs go, how long a boot may take, a kernel to use."""
 
     log_dir: Path
-    timeout_s: float = 180.0
+    timeout_s: float = 90.0  # a boot under TCG answers in seconds; a hung one must not hold the run
     kernel: Path | None = None  # a user's kernel for the Linux VM (`--kernel`)
 
 

@@ -19,7 +19,6 @@ from transpile.targets._base import KernelRuntime
 
 # Memory for the guest: the traced peak with this margin, never below the kernel's own floor.
 MEMORY_MARGIN = 2.0
-BOOT_TIMEOUT_S = 180.0
 
 
 def memory_mib(facts: ConversionFacts) -> int:
@@ -83,7 +82,9 @@ def payload_spec(facts: ConversionFacts) -> dict[str, object]:
     """What a unikernel recipe boots, as data the recipe carries (payload.json): the image paths to
     ship, the directories to make, the program's argv, env, working directory, ports and memory."""
     argv, _ = c.single_process_argv(c.program_argv(facts), c.workdir(facts))
-    dirs = sorted({*c.runtime_dirs(facts), c.workdir(facts)} - {"/"})
+    # the directories the app lists, works in, or writes into (nginx makes its temp dirs under
+    # /var/lib/nginx at start-up: the directory must be there, even empty)
+    dirs = sorted({*c.runtime_dirs(facts), c.workdir(facts), *c.written_dirs(facts)} - {"/"})
     return {
         "files": list(c.shipped_files(facts)),
         "directories": dirs,
