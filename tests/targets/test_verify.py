@@ -92,3 +92,46 @@ def test_a_target_without_a_runtime_is_skipped_with_the_command_that_builds_one(
     record = _report(out)["verify"]["unikraft"]  # type: ignore[index]
     assert record["status"] == "skipped" and "dockuni kernels build" in record["detail"]
     assert result.exit_code == 0  # nothing failed: the recipe was just not booted
+
+
+def _answer(port: int, deadline: float) -> str:
+    import time
+    import urllib.request
+
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=1) as reply:
+                return str(reply.read(64).decode(errors="replace"))
+        except OSError:
+            time.sleep(0.3)
+    return ""
+
+
+@pytest.mark.parametrize("target", ["unikraft", "nanos", "osv"])
+def test_the_recipes_run_sh_boots_the_app(target: str, tmp_path: Path) -> None:
+    """The recipe itself is proof: its run.sh boots its bootable form and the app answers."""
+    import os
+    import signal
+    import subprocess
+    import time
+
+    out = tmp_path / "hello"
+    opts = pipeline.ConvertOptions(
+        dockerfile=str(EXAMPLE / "Dockerfile"),
+        archive=str(EXAMPLE / "hello.tar"),
+        targets=(target,),
+        duration=3.0,
+        output=str(out),
+    )
+    pipeline.convert(opts)
+    script = out / target / "run.sh"
+    assert os.access(script, os.X_OK)
+    proc = subprocess.Popen(
+        [str(script)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+    )
+    try:
+        reply = _answer(8080, time.monotonic() + 60)
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=30)
+    assert reply.startswith("hello from a dockuni example"), reply

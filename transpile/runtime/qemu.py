@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from transpile.errors import DockuniError
+from transpile.runtime.payload import Payload
 
 # The probe guest: real-mode code on a raw disk that turns on CR4.OSXSAVE, runs XGETBV (every kernel
 # dockuni boots does so early; the nested KVM setups that cannot run guests fail exactly there with an
@@ -334,8 +335,12 @@ def run_script(words: Sequence[str], variables: Mapping[str, str], what: str) ->
     for i, word in enumerate(words):
         if i == 0:
             quoted.append("qemu-system-x86_64")
-        elif word in variables:
-            quoted.append(f'"${word.lower()}"')
+        elif any(name in word for name in variables):
+            # a variable inside a word (file=IMAGE): double quotes with the variable expanded
+            text = "".join("\\" + ch if ch in '"$`\\' else ch for ch in word)
+            for name in variables:
+                text = text.replace(name, "${" + name.lower() + "}")
+            quoted.append(f'"{text}"')
         elif word == "@ACCEL@":
             quoted.append('"$accel"')
         else:
@@ -349,3 +354,27 @@ def run_script(words: Sequence[str], variables: Mapping[str, str], what: str) ->
             grouped[-1] += " " + word
     lines.append("exec " + " \\\n    ".join(grouped))
     return "\n".join(lines) + "\n"
+
+
+# (payload, image path or a run.sh variable name, (host, guest) port forwards, accelerator) -> QEMU argv
+LaunchArgv = Callable[[Payload, str, Sequence[tuple[int, int]], str], list[str]]
+
+
+def boot_image(
+    launch: LaunchArgv, payload: Payload, image: Path, work_dir: Path, timeout: float
+) -> BootResult:
+    """Boot a disk IMAGE made for PAYLOAD with LAUNCH's command line (QEMU from PATH) and probe it."""
+
+    def argv(forwards: Sequence[tuple[int, int]], accel: str) -> list[str]:
+        return [qemu_binary(), *launch(payload, str(image), forwards, accel)[1:]]
+
+    return boot(argv, payload.ports, work_dir / "console.log", timeout=timeout, http=payload.http,
+                image_bytes=image.stat().st_size, memory_mib=payload.memory_mib)  # fmt: skip
+
+
+def write_run_script(launch: LaunchArgv, payload: Payload, image: Path, recipe_dir: Path, what: str) -> None:
+    """RECIPE_DIR/run.sh: boot IMAGE (beside the script) with the app's ports forwarded to 127.0.0.1."""
+    words = launch(payload, "IMAGE", [(p, p) for p in payload.ports], "@ACCEL@")
+    path = recipe_dir / "run.sh"
+    path.write_text(run_script(words, {"IMAGE": f"$here/{image.name}"}, what))
+    path.chmod(0o755)

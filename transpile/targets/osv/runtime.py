@@ -26,7 +26,6 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from transpile.errors import DockuniError
-from transpile.image import initramfs
 from transpile.runtime import build, qemu
 from transpile.runtime.build import BuildContext, BuildSpec
 from transpile.runtime.payload import Payload
@@ -180,12 +179,7 @@ def boot(payload: Payload, kernel_dir: Path, work_dir: Path, timeout: float = 12
     payload = payload.with_memory(MEMORY_FLOOR_MIB)
     work_dir.mkdir(parents=True, exist_ok=True)
     image = make_image(payload, kernel_dir, work_dir / "usr.img")
-
-    def argv(forwards: Sequence[tuple[int, int]], accel: str) -> list[str]:
-        return [qemu.qemu_binary(), *launch_argv(payload, str(image), forwards, accel)[1:]]
-
-    return qemu.boot(argv, payload.ports, work_dir / "console.log", timeout=timeout, http=payload.http,
-                     image_bytes=image.stat().st_size, memory_mib=payload.memory_mib)
+    return qemu.boot_image(launch_argv, payload, image, work_dir, timeout)
 
 
 def package(payload: Payload, kernel_dir: Path | None, recipe_dir: Path) -> tuple[str, ...]:
@@ -195,7 +189,5 @@ def package(payload: Payload, kernel_dir: Path | None, recipe_dir: Path) -> tupl
     payload = payload.with_memory(MEMORY_FLOOR_MIB)
     image = make_image(payload, kernel_dir, recipe_dir / "usr.img")
     (recipe_dir / "image-build.log").unlink(missing_ok=True)  # kept only when the build fails
-    words = launch_argv(payload, "IMAGE", [(p, p) for p in payload.ports], "@ACCEL@")
-    script = qemu.run_script(words, {"IMAGE": f"$here/{image.name}"}, "the OSv image")
-    initramfs.write_atomic(recipe_dir / "run.sh", script.encode(), 0o755)
+    qemu.write_run_script(launch_argv, payload, image, recipe_dir, "the OSv image")
     return ("usr.img: the app on OSv (libraries also under /usr/lib for OSv's loader); ./run.sh boots it",)
