@@ -139,18 +139,19 @@ def test_convert_archive_no_trace_json_and_quiet_stderr(
 
 def test_convert_an_image_without_a_dockerfile(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     archive = str(cs.archive("static-server"))
-    code, stdout, _ = _run(capsys, "convert", "--archive", archive, "--no-trace", "-o", str(tmp_path / "a"),
-                           "--format", "json")  # fmt: skip
-    assert code == 0, stdout
+    out_a = str(tmp_path / "a")
+    code_alone, stdout, _ = _run(capsys, "convert", "--archive", archive, "--no-trace", "-o", out_a,
+                                 "--format", "json")  # fmt: skip
     alone = json.loads(stdout)
     assert alone["dockerfile"] is None and alone["argv"]
     code, stdout, _ = _run(capsys, "convert", cs.dockerfile("static-server"), "--archive", archive,
                            "--no-trace", "-o", str(tmp_path / "b"), "--format", "json")  # fmt: skip
     with_df = json.loads(stdout)
+    assert code_alone == code == with_df["exit_code"]  # the same story with or without the Dockerfile
     # the image's own config gives the same entrypoint and the same verdicts
     assert alone["argv"] == with_df["argv"]
-    def verdicts(report: dict[str, Any]) -> list[tuple[str, bool]]:
-        return [(t["target"], t["ok"]) for t in report["targets"]]
+    def verdicts(report: dict[str, Any]) -> list[tuple[str, bool, str]]:
+        return [(t["target"], t["ok"], t["status"]) for t in report["targets"]]
 
     assert verdicts(alone) == verdicts(with_df)
 

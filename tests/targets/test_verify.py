@@ -72,7 +72,7 @@ def test_python_http_answers_on_nanos_and_a_failed_boot_says_why(tmp_path: Path)
             # the console's telling lines are the blocker, and the target is no longer recommended
             assert record["detail"] and name not in result.ranking
             verdict = next(v for v in result.facts.verdicts if v.target == name)
-            assert not verdict.ok and any(b.startswith("boot: ") for b in verdict.blockers)
+            assert not verdict.ok and any(b.need == "boot:failed" for b in verdict.details)
             assert result.exit_code == 1
 
 

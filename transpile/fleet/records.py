@@ -13,7 +13,7 @@ from typing import Any
 SCHEMA = "dockuni-scan/1"
 READY = "ready"
 BLOCKED = "blocked"
-UNVERIFIED = "unverified"  # a Dockerfile checked without its image: nothing found against the target
+UNVERIFIED = "unverified"  # no evidence decided it (a Dockerfile alone, no trace): nothing found against it
 
 Record = dict[str, Any]
 
@@ -51,7 +51,9 @@ def record_from_report(
     verdicts: dict[str, str] = {}
     blockers: dict[str, list[dict[str, Any]]] = {}
     for t in report.get("targets", []):
-        verdicts[t["target"]] = READY if t.get("ok") else BLOCKED
+        # "unknown" (no trace, no image) is no "blocked": nothing was found against the target
+        status = t.get("status")
+        verdicts[t["target"]] = READY if t.get("ok") else UNVERIFIED if status == "unknown" else BLOCKED
         found = _blockers(t)
         if found:
             blockers[t["target"]] = found

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from transpile.errors import DockuniError
 from transpile.model.conversion import ConversionFacts, Recipe, Verification
 from transpile.model.target import Capabilities, VerifyOptions
 from transpile.model.verdict import AssessFacts, ItemVerdict
@@ -81,7 +82,10 @@ class UnikernelTarget:
 
         payload, missing = _verify.payload_from_recipe(recipe_dir, rootfs)
         found = build.find_kernel(self.kernel.build_spec())
-        notes = (*notes, *self.kernel.package(payload, found.path if found else None, recipe_dir))
+        try:
+            notes = (*notes, *self.kernel.package(payload, found.path if found else None, recipe_dir))
+        except DockuniError as err:  # the recipe stands without its bootable form; the note says why
+            notes = (*notes, f"no bootable image: {err.message}")
         if missing:
             notes = (*notes, "not in the image, left out of the boot image: " + ", ".join(missing))
         return notes

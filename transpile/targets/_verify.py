@@ -11,6 +11,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
+from transpile.errors import DockuniError
 from transpile.model.conversion import ConversionFacts, Verification
 from transpile.runtime import build
 from transpile.runtime.payload import Payload, PayloadBuilder
@@ -51,7 +52,10 @@ def boot(
         return Verification(name, "skipped", detail="the app listens on no TCP port: nothing to probe")
     work = Path(tempfile.mkdtemp(prefix=f"dockuni-verify-{name}-"))
     try:
-        result = kernel.boot(built, found.path, work, timeout)
+        try:
+            result = kernel.boot(built, found.path, work, timeout)
+        except DockuniError as err:  # the image could not be made: nothing booted, and that is the finding
+            return Verification(name, "failed", detail=f"no bootable image: {err.message}")
         log_dir.mkdir(parents=True, exist_ok=True)
         log = log_dir / f"{name}-console.log"
         if result.console_log.exists():
