@@ -1,8 +1,8 @@
 """The README's first command on a bare Debian: tools/fresh-machine-test.sh, from pytest.
 
 It installs Debian packages and the Python dependencies into a fresh minbase container (minutes, and
-the Debian mirror and the package index must be reachable), so it runs when DOCKUNI_FRESH_MACHINE=1;
-tools/test.sh (CI) runs the script as a step of its own.
+the Debian mirror and the package index must be reachable), so it runs when DOCKUNI_FRESH_MACHINE=1, as
+tools/test.sh (CI) sets it.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ pytestmark = pytest.mark.engine
 
 @pytest.mark.skipif(
     os.environ.get("DOCKUNI_FRESH_MACHINE") != "1",
-    reason="minutes long: set DOCKUNI_FRESH_MACHINE=1 (tools/test.sh runs tools/fresh-machine-test.sh)",
+    reason="minutes long: set DOCKUNI_FRESH_MACHINE=1 (tools/test.sh, which CI runs, sets it)",
 )
 @pytest.mark.parametrize("suite", ["bookworm"])
 def test_readme_first_command_on_a_bare_debian(suite: str) -> None:
