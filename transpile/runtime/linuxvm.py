@@ -249,7 +249,7 @@ class Launch:
 
 
 def qemu_argv(launch: Launch) -> list[str]:
-    fwd = "".join(f",hostfwd=tcp:127.0.0.1:{h}-:{g}" for h, g in launch.forwards)
+    fwd = qemu.host_forwards(launch.forwards)
     if launch.machine == MICROVM_MACHINE:
         device = "virtio-net-device"
     else:

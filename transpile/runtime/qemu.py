@@ -89,6 +89,11 @@ def accel_args(accel: str) -> list[str]:
     return ["-accel", accel, "-cpu", "host" if accel == "kvm" else "max"]
 
 
+def host_forwards(forwards: Sequence[tuple[int, int]]) -> str:
+    """The `-netdev user` suffix that forwards each (host, guest) TCP port from 127.0.0.1 only."""
+    return "".join(f",hostfwd=tcp:127.0.0.1:{h}-:{g}" for h, g in forwards)
+
+
 def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))

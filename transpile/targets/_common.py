@@ -195,13 +195,11 @@ def app_name(facts: ConversionFacts) -> str:
     return name or "app"
 
 
-def single_process_argv(argv: tuple[str, ...], cwd: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+def single_process_argv(argv: tuple[str, ...]) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """Rewrite argv so the server stays one process in the foreground; returns (argv, notes).
 
-    The rewrites are transpile.passes.rewrites' (the pipeline traces the same argv). CWD is kept for
-    the emitters' signature; no rewrite depends on it.
+    The rewrites are transpile.passes.rewrites' (the pipeline traces the same argv).
     """
-    del cwd
     out = rewrites.single_process(argv)
     return out.argv, out.notes
 

@@ -85,7 +85,7 @@ PAYLOAD_FILE = "payload.json"
 def payload_spec(facts: ConversionFacts) -> dict[str, object]:
     """What a unikernel recipe boots, as data the recipe carries (payload.json): the image paths to
     ship, the directories to make, the program's argv, env, working directory, ports and memory."""
-    argv, _ = c.single_process_argv(c.program_argv(facts), c.workdir(facts))
+    argv, _ = c.single_process_argv(c.program_argv(facts))
     # the directories the app lists, works in, or writes into (nginx makes its temp dirs under
     # /var/lib/nginx at start-up: the directory must be there, even empty)
     dirs = sorted({*c.runtime_dirs(facts), c.workdir(facts), *c.written_dirs(facts)} - {"/"})

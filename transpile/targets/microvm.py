@@ -23,6 +23,7 @@ from transpile.model.chain import EntrypointChain
 from transpile.model.closure import Closure
 from transpile.model.conversion import ConversionFacts, Recipe, Verification
 from transpile.model.target import VerifyOptions
+from transpile.runtime.qemu import host_forwards
 from transpile.targets import kconfig
 from transpile.targets._base import LinuxVmTarget
 
@@ -144,7 +145,7 @@ def spec(facts: ConversionFacts) -> dict[str, Any]:
 
 
 def run_script(ports: list[int], memory_mb: int = DEFAULT_MEMORY_MB) -> str:
-    fwd = "".join(f",hostfwd=tcp:127.0.0.1:{host_port(p)}-:{p}" for p in ports)
+    fwd = host_forwards([(host_port(p), p) for p in ports])
     lines = [
         "#!/bin/sh",
         "# Boot the app's microVM in QEMU (serial console on this terminal; Ctrl-A X quits).",

@@ -34,8 +34,7 @@ def quote(arg: str) -> str:
 
 
 def app_argv(facts: ConversionFacts) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    # the working directory is set by the manifest (cwd), so no argv rewrite is needed for it
-    return c.single_process_argv(c.program_argv(facts), "/")
+    return c.single_process_argv(c.program_argv(facts))
 
 
 def cmdline(facts: ConversionFacts) -> str:

@@ -165,7 +165,7 @@ def make_image(payload: Payload, kernel_dir: Path, dest: Path) -> Path:
 
 
 def launch_argv(payload: Payload, image: str, forwards: Sequence[tuple[int, int]], accel: str) -> list[str]:
-    fwd = "".join(f",hostfwd=tcp:127.0.0.1:{h}-:{g}" for h, g in forwards)
+    fwd = qemu.host_forwards(forwards)
     return [
         "qemu-system-x86_64", *qemu.accel_args(accel), "-m", str(payload.memory_mib), "-smp", "1",
         "-display", "none", "-serial", "stdio", "-monitor", "none", "-no-reboot",

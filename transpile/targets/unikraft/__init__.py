@@ -34,7 +34,7 @@ def kernel_args(facts: ConversionFacts) -> tuple[str, ...]:
 
 
 def app_argv(facts: ConversionFacts) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    argv, notes = c.single_process_argv(c.program_argv(facts), c.workdir(facts))
+    argv, notes = c.single_process_argv(c.program_argv(facts))
     if c.workdir(facts) != "/":
         # kraft ignores the image's WORKDIR and has no working-directory setting: say so, never guess
         notes = (*notes, f"kraft ignores WORKDIR: the program starts in / instead of {c.workdir(facts)}; "

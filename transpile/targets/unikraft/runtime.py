@@ -106,7 +106,7 @@ def launch_argv(
     payload: Payload, kernel: str, initrd_path: str, forwards: Sequence[tuple[int, int]], accel: str
 ) -> list[str]:
     """QEMU's command line: the loader as the kernel, the payload as its initrd, its argv appended."""
-    fwd = "".join(f",hostfwd=tcp:127.0.0.1:{h}-:{g}" for h, g in forwards)
+    fwd = qemu.host_forwards(forwards)
     return [
         "qemu-system-x86_64", *qemu.accel_args(accel), "-machine", "pc", "-m", str(payload.memory_mib),
         "-display", "none", "-serial", "stdio", "-monitor", "none", "-nodefaults", "-no-reboot",
