@@ -198,6 +198,9 @@ def predicted_heredocs(line: str) -> list[str] | None:
 def test_raw_mode_finds_the_heredocs_buildkit_finds(line: str) -> None:
     names = predicted_heredocs(line)
     assume("\n" not in line and "\r" not in line)
+    # `<<-` strips leading tabs from every body line, the terminator included: a name that starts with a
+    # tab can never be matched, so no body written here could end such a heredoc
+    assume(not ("<<-" in line and any(n.startswith("\t") for n in names or [])))
     bodies = "".join(f"body\n{name}\n" for name in names or [])
     text = f"FROM scratch\n{line}\n{bodies}"
     try:
